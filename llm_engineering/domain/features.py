@@ -1,0 +1,81 @@
+"""Feature-store records: cleaned documents, chunks and retrieval hits. No I/O."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from llm_engineering.domain.types import DataCategory
+
+#: namespace for deterministic chunk ids
+CHUNK_NAMESPACE = uuid.UUID("8d0f5c62-5d3c-4c3b-9a64-0b7f0e7c2d11")
+
+
+class CleanedDocument(BaseModel):
+    """A warehouse document reduced to the text that carries meaning, with its provenance."""
+
+    id: uuid.UUID  # the warehouse document's id
+    category: DataCategory
+    platform: str
+    link: str | None = None
+    author_id: uuid.UUID
+    author_full_name: str
+    title: str = ""
+    content: str
+    #: content hash of the *source* warehouse document: decides incremental re-runs
+    source_hash: str
+
+
+class Chunk(BaseModel):
+    """A piece of a cleaned document small enough for the embedder to see whole."""
+
+    id: uuid.UUID
+    document_id: uuid.UUID
+    chunk_index: int
+    content: str
+    #: character span in the cleaned document's content
+    start_char: int
+    end_char: int
+    token_count: int
+    category: DataCategory
+    platform: str
+    link: str | None = None
+    author_id: uuid.UUID
+    author_full_name: str
+    source_hash: str
+
+    @staticmethod
+    def make_id(document_id: uuid.UUID, chunk_index: int, content_hash: str) -> uuid.UUID:
+        """Deterministic from (document id, chunk index, content hash): re-runs give equal ids."""
+        return uuid.uuid5(CHUNK_NAMESPACE, f"{document_id}:{chunk_index}:{content_hash}")
+
+    def payload(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"id"})
+        return data
+
+
+class SparseVector(BaseModel):
+    indices: list[int]
+    values: list[float]
+
+
+class EmbeddedChunk(Chunk):
+    embedding: list[float]
+    sparse: SparseVector | None = None
+
+
+class RetrievalHit(BaseModel):
+    """One retrieved chunk, with where it came from."""
+
+    chunk_id: uuid.UUID
+    score: float
+    content: str
+    link: str | None
+    author_full_name: str
+    author_id: uuid.UUID
+    category: DataCategory
+    document_id: uuid.UUID
+    chunk_index: int
+    metadata: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,93 @@
+"""All settings, read from the environment and `.env`. Only read when `get_settings()` is called."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- Stores -----------------------------------------------------------------------------
+    #: Folder of every embedded store (litemongo, qdrant-edge, ZenML's local store).
+    DATA_DIR: Path = REPO_ROOT / "data"
+    #: A `mongodb://` or `mongodb+srv://` URI selects a real MongoDB server; empty means embedded.
+    DATABASE_HOST: str = ""
+    DATABASE_NAME: str = "twin"
+    #: A Qdrant server URL (http://host:6333); empty means the embedded qdrant-edge engine.
+    QDRANT_URL: str = ""
+    QDRANT_API_KEY: SecretStr | None = None
+
+    # --- Crawling ---------------------------------------------------------------------------
+    CRAWL_HTTP_WORKERS: int = Field(8, ge=1)
+    CRAWL_BROWSER_WORKERS: int = Field(2, ge=1)
+    CRAWL_PER_DOMAIN_CONCURRENCY: int = Field(2, ge=1, le=4)
+    #: Seconds between two requests to the same domain.
+    CRAWL_DOMAIN_DELAY: float = Field(0.5, ge=0)
+    CRAWL_RESPECT_ROBOTS: bool = True
+    CRAWL_LINK_TIMEOUT: float = Field(120.0, gt=0)
+    CRAWL_REQUEST_TIMEOUT: float = Field(20.0, gt=0)
+    CRAWL_MAX_RETRIES: int = Field(3, ge=0)
+    CRAWL_BACKOFF_BASE: float = Field(0.5, ge=0)
+    CRAWL_BACKOFF_MAX: float = Field(30.0, ge=0)
+    CRAWL_MAX_PAGE_BYTES: int = Field(10 * 1024 * 1024, gt=0)
+    CRAWL_USER_AGENT: str = "LLMTwinBot/0.1 (+https://github.com/llm-twin)"
+    #: JSON object of extra domain patterns -> crawler dotted paths, merged over the defaults.
+    CRAWL_DOMAIN_MAP: dict[str, str] = Field(default_factory=dict)
+    GIT_CLONE_TIMEOUT: float = Field(120.0, gt=0)
+    GIT_MAX_FILE_BYTES: int = Field(1024 * 1024, gt=0)
+
+    # --- Browser ----------------------------------------------------------------------------
+    CHROMIUM_BINARY: str = "/usr/bin/chromium"
+    CHROMEDRIVER_PATH: str = "/usr/bin/chromedriver"
+    #: Extra Chrome switches, space separated (tests map hosts to fixture servers with them).
+    CHROME_EXTRA_ARGS: str = ""
+    BROWSER_PAGE_TIMEOUT: float = Field(30.0, gt=0)
+    BROWSER_SCROLL_LIMIT: int = Field(30, ge=0)
+
+    # --- Secrets ----------------------------------------------------------------------------
+    LINKEDIN_USERNAME: SecretStr | None = None
+    LINKEDIN_PASSWORD: SecretStr | None = None
+
+    # --- Feature pipeline -------------------------------------------------------------------
+    #: A sentence-transformers model name or folder; empty means the packaged all-MiniLM-L6-v2.
+    EMBEDDING_MODEL_ID: str = ""
+    #: "torch" (sentence-transformers) or "onnx-int8" (a local int8 export of the same weights).
+    EMBEDDING_BACKEND: str = "torch"
+    EMBEDDING_BATCH_SIZE: int = Field(32, ge=1)
+    CHUNK_OVERLAP_TOKENS: int = Field(32, ge=0)
+
+    # --- Logging ----------------------------------------------------------------------------
+    LOG_LEVEL: str = "INFO"
+
+    @property
+    def uses_embedded_mongo(self) -> bool:
+        return not self.DATABASE_HOST
+
+    @property
+    def uses_embedded_qdrant(self) -> bool:
+        return not self.QDRANT_URL
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.DATA_DIR.resolve() / "warehouse"
+
+    @property
+    def vector_dir(self) -> Path:
+        return self.DATA_DIR.resolve() / "vectors"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.DATA_DIR.resolve() / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; call at the edges (steps, CLI), never at import time."""
+    return Settings()
