@@ -53,10 +53,11 @@ def domain_of(link: str) -> str:
     """The host a link belongs to, lower-cased and without `www.`; 'git' for non-web git sources."""
     if _SCP_LIKE_GIT.match(link):
         return link.split("@", 1)[1].split(":", 1)[0].lower()
-    parts = urlsplit(link)
-    if parts.scheme.lower() in WEB_SCHEMES and parts.hostname:
-        host = parts.hostname.lower()
+    try:
+        host = urlsplit(link).hostname
+    except ValueError:
+        host = None
+    if host:
+        host = host.lower()
         return host[4:] if host.startswith("www.") else host
-    if parts.scheme.lower() in {"ssh", "git"} and parts.hostname:
-        return parts.hostname.lower()
     return "local"

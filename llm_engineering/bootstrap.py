@@ -1,0 +1,67 @@
+"""Wiring, done once at the edge: real adapters by default, fakes or test transports on request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from llm_engineering.application.crawlers.base import CrawlContext
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.application.crawling import PoolSizes
+from llm_engineering.application.ports import DocumentRepository
+from llm_engineering.settings import Settings
+
+
+@dataclass
+class CrawlServices:
+    dispatcher: CrawlerDispatcher
+    repository: DocumentRepository
+    pools: PoolSizes
+    context: CrawlContext
+
+
+def connect_warehouse(settings: Settings) -> DocumentRepository:
+    from llm_engineering.infrastructure.db.mongo import connect_warehouse as connect
+
+    return connect(settings)
+
+
+@contextmanager
+def crawl_services(
+    settings: Settings,
+    *,
+    repository: DocumentRepository | None = None,
+    domain_map: Mapping[str, str] | None = None,
+    options: dict[str, dict] | None = None,
+    transport: Any = None,
+) -> Iterator[CrawlServices]:
+    """Everything a crawl run needs, closed afterwards (HTTP client, browsers, warehouse)."""
+    from llm_engineering.application.crawlers.http import HttpFetcher
+    from llm_engineering.application.crawlers.politeness import DomainLimiter
+    from llm_engineering.infrastructure.browser.chrome import ChromeBrowserProvider
+
+    limiter = DomainLimiter(settings.CRAWL_PER_DOMAIN_CONCURRENCY, settings.CRAWL_DOMAIN_DELAY)
+    http = HttpFetcher(settings, limiter, transport=transport)
+    browsers = ChromeBrowserProvider(settings)
+    context = CrawlContext(settings=settings, http=http, limiter=limiter, browsers=browsers, options=options or {})
+    own_repository = repository is None
+    repo = repository or connect_warehouse(settings)
+    pools = PoolSizes(
+        http_workers=settings.CRAWL_HTTP_WORKERS,
+        browser_workers=settings.CRAWL_BROWSER_WORKERS,
+        link_timeout=settings.CRAWL_LINK_TIMEOUT,
+    )
+    try:
+        yield CrawlServices(
+            dispatcher=CrawlerDispatcher(context, {**settings.CRAWL_DOMAIN_MAP, **(domain_map or {})}),
+            repository=repo,
+            pools=pools,
+            context=context,
+        )
+    finally:
+        browsers.close_all()
+        http.close()
+        if own_repository:
+            repo.close()
