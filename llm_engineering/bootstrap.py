@@ -65,3 +65,29 @@ def crawl_services(
         http.close()
         if own_repository:
             repo.close()
+
+
+@contextmanager
+def vector_index(settings: Settings, *, mode: str = "reader") -> Iterator[Any]:
+    """The vector DB for reading (a published release) or writing (the work copy); closed after."""
+    from llm_engineering.infrastructure.db.qdrant import connect_vector_index
+
+    index = connect_vector_index(settings, mode=mode)  # type: ignore[arg-type]
+    try:
+        yield index
+    finally:
+        index.close()
+
+
+def build_embedder(settings: Settings) -> Any:
+    """The configured embedder; cheap until first used (the model loads in `warm_up`)."""
+    from llm_engineering.infrastructure.models.embedder import EmbeddingConfig, SentenceEmbedder
+
+    return SentenceEmbedder(
+        EmbeddingConfig(
+            model_id=settings.EMBEDDING_MODEL_ID,
+            backend=settings.EMBEDDING_BACKEND,  # type: ignore[arg-type]
+            batch_size=settings.EMBEDDING_BATCH_SIZE,
+            cache_dir=settings.cache_dir,
+        )
+    )

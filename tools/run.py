@@ -10,7 +10,7 @@ import typer
 from loguru import logger
 
 from llm_engineering.domain.exceptions import LLMTwinException
-from llm_engineering.domain.run_configs import EtlRunConfig
+from llm_engineering.domain.run_configs import EtlRunConfig, FeatureRunConfig, RetrievalEvalRunConfig
 from llm_engineering.settings import Settings, get_settings
 from tools.configs import load_config, resolve_config_path
 from tools.zenml_env import prepare_zenml
@@ -18,6 +18,8 @@ from tools.zenml_env import prepare_zenml
 app = typer.Typer(help="LLM Twin pipelines.", no_args_is_help=True, pretty_exceptions_enable=False)
 
 SAMPLE_ETL_CONFIG = Path("configs/digital_data_etl_sample.yaml")
+FEATURE_CONFIG = Path("configs/feature_engineering.yaml")
+EVAL_CONFIG = Path("configs/retrieval_evaluation.yaml")
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The run's YAML config.")]
 CacheOption = Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached step outputs.")]
 
@@ -28,8 +30,19 @@ def _setup(settings: Settings) -> None:
     prepare_zenml(settings)
 
 
-def _run_pipeline(pipeline: Any, config: Path, cache: bool) -> Any:
-    options: dict[str, Any] = {"config_path": str(resolve_config_path(config))}
+def _run_pipeline(pipeline: Any, config: Path, cache: bool, overrides: dict[str, Any] | None = None) -> Any:
+    config = resolve_config_path(config)
+    if overrides:  # ZenML rejects a parameter given both in YAML and in code: write a patched copy
+        import tempfile
+
+        import yaml
+
+        raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+        raw.setdefault("parameters", {}).update(overrides)
+        patched = Path(tempfile.mkdtemp(prefix="llm-twin-config-")) / config.name
+        patched.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        config = patched
+    options: dict[str, Any] = {"config_path": str(config)}
     if not cache:
         options["enable_cache"] = False
     return pipeline.with_options(**options)()
@@ -45,6 +58,34 @@ def etl(config: ConfigOption = SAMPLE_ETL_CONFIG, cache: CacheOption = False) ->
 
     _run_pipeline(digital_data_etl, config, cache)
     summary()
+
+
+@app.command()
+def features(
+    config: ConfigOption = FEATURE_CONFIG,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild the feature store from scratch.")] = False,
+) -> None:
+    """Clean, chunk and embed the warehouse into the vector DB (only what changed)."""
+    settings = get_settings()
+    _setup(settings)
+    load_config(config, FeatureRunConfig)
+    from pipelines.feature_engineering import feature_engineering
+
+    _run_pipeline(feature_engineering, config, cache=False, overrides={"full": True} if full else None)
+
+
+@app.command("retrieval-eval")
+def retrieval_eval(config: ConfigOption = EVAL_CONFIG) -> None:
+    """hit@k, recall@k and MRR@10 of retrieval on a labelled query set (ZenML metadata)."""
+    settings = get_settings()
+    _setup(settings)
+    load_config(config, RetrievalEvalRunConfig)
+    from pipelines.retrieval_evaluation import retrieval_evaluation
+
+    run = _run_pipeline(retrieval_evaluation, config, cache=False)
+    reports = run.steps["evaluate_retrieval"].outputs["retrieval_eval"][0].load()
+    for report in reports:
+        typer.echo(f"{settings.EMBEDDING_BACKEND}/{report.mode}: {report.metrics()}")
 
 
 @app.command()
@@ -74,6 +115,25 @@ def summary() -> None:
 def demo() -> None:
     """Run the whole demo on the bundled sample person and the embedded stores."""
     etl(SAMPLE_ETL_CONFIG, cache=False)
+    features(FEATURE_CONFIG, full=False)
+    vector_summary()
+
+
+@app.command("vector-summary")
+def vector_summary() -> None:
+    """Print how many points each feature-store collection holds."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from llm_engineering import bootstrap
+
+    table = Table(title="Feature store")
+    table.add_column("collection")
+    table.add_column("points", justify="right")
+    with bootstrap.vector_index(get_settings(), mode="reader") as index:
+        for name in sorted(index.list_collections()):
+            table.add_row(name, str(index.count(name)))
+    Console().print(table)
 
 
 @app.command()

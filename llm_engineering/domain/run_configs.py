@@ -31,3 +31,38 @@ class EtlRunConfig(_Strict):
     settings: dict | None = None
     enable_cache: bool | None = None
     run_name: str | None = None
+
+
+class FeatureParameters(_Strict):
+    author_full_names: list[str] = Field(default_factory=list)
+    full: bool = False
+
+
+class FeatureRunConfig(_Strict):
+    """`configs/feature_engineering*.yaml`."""
+
+    parameters: FeatureParameters = Field(default_factory=FeatureParameters)
+    settings: dict | None = None
+    enable_cache: bool | None = None
+    run_name: str | None = None
+
+
+class RetrievalEvalParameters(_Strict):
+    eval_set: str
+    modes: list[str] = Field(default_factory=lambda: ["dense", "hybrid"])
+    ks: list[int] = Field(default_factory=lambda: [1, 3, 5, 10])
+
+    @field_validator("modes")
+    @classmethod
+    def _known_modes(cls, modes: list[str]) -> list[str]:
+        unknown = set(modes) - {"dense", "hybrid"}
+        if unknown:
+            raise ValueError(f"has unknown modes {sorted(unknown)}; use dense and/or hybrid")
+        return modes
+
+
+class RetrievalEvalRunConfig(_Strict):
+    parameters: RetrievalEvalParameters
+    settings: dict | None = None
+    enable_cache: bool | None = None
+    run_name: str | None = None

@@ -1,0 +1,298 @@
+"""The feature pipeline's use cases: warehouse -> clean -> chunk -> embed -> vector DB, incrementally.
+
+Each warehouse document's content hash decides its fate: unchanged documents are skipped,
+new and changed ones are (re)processed, and documents gone from the warehouse lose their
+chunks. The cleaned-document record is written last, so it acts as the commit marker: a run
+that dies half-way leaves it stale, and the next run redoes that document.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from llm_engineering.application.ports import DocumentRepository, VectorIndex
+from llm_engineering.domain.documents import (
+    ArticleDocument,
+    ContentDocument,
+    PostDocument,
+    RepositoryDocument,
+    UserDocument,
+)
+from llm_engineering.domain.features import Chunk, CleanedDocument, SparseVector
+from llm_engineering.domain.types import DataCategory
+
+
+def cleaned_collection(category: DataCategory) -> str:
+    return f"cleaned_{category.value}"
+
+
+def chunk_collection(category: DataCategory) -> str:
+    return f"embedded_{category.value}"
+
+
+class Embedder(Protocol):
+    dimension: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class ChunkerLike(Protocol):
+    def chunk(self, doc: CleanedDocument) -> list[Chunk]: ...
+
+
+class FeaturePlan(BaseModel):
+    """What a run must do: documents to (re)process, documents to forget, and what it skips."""
+
+    articles: list[ArticleDocument] = Field(default_factory=list)
+    posts: list[PostDocument] = Field(default_factory=list)
+    repositories: list[RepositoryDocument] = Field(default_factory=list)
+    #: category -> ids of documents no longer in the warehouse
+    deleted: dict[DataCategory, list[str]] = Field(default_factory=dict)
+    unchanged: dict[DataCategory, int] = Field(default_factory=dict)
+    full: bool = False
+
+    def documents(self) -> list[ContentDocument]:
+        return [*self.articles, *self.posts, *self.repositories]
+
+
+class SkippedDocument(BaseModel):
+    document_id: str
+    link: str | None
+    reason: str
+
+
+class CleanedBatch(BaseModel):
+    documents: list[CleanedDocument] = Field(default_factory=list)
+    skipped: list[SkippedDocument] = Field(default_factory=list)
+
+
+class ChunkBatch(BaseModel):
+    """Chunks with their sparse vectors; dense embeddings travel as one numpy array beside it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    chunks: list[Chunk] = Field(default_factory=list)
+    sparse: list[SparseVector] | None = None
+
+
+class LoadReport(BaseModel):
+    documents_per_category: dict[str, int]
+    chunks: int
+    tokens_per_chunk_p50: float
+    tokens_per_chunk_p95: float
+    unchanged_skipped: int
+    deleted: int
+    skipped_bad: int
+
+    def metadata(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    @property
+    def changed(self) -> bool:
+        """Whether readers have anything new to see (a no-op run publishes nothing)."""
+        return bool(self.chunks or self.deleted or self.skipped_bad or self.documents_per_category)
+
+
+_DOC_TYPES: dict[DataCategory, type[ContentDocument]] = {
+    DataCategory.ARTICLES: ArticleDocument,
+    DataCategory.POSTS: PostDocument,
+    DataCategory.REPOSITORIES: RepositoryDocument,
+}
+
+
+def plan_feature_run(
+    repository: DocumentRepository,
+    index: VectorIndex,
+    author_full_names: Sequence[str] = (),
+    *,
+    full: bool = False,
+) -> FeaturePlan:
+    """Compare the warehouse with the feature store and list the work; reads only."""
+    authors = _resolve_authors(repository, author_full_names)
+    plan = FeaturePlan(full=full)
+    for category, doc_type in _DOC_TYPES.items():
+        stored = {} if full else _stored_hashes(index, category, authors)
+        wanted = [d for a in authors for d in repository.find(doc_type, author_id=a.id)] if authors else list(
+            repository.iter_all(doc_type)
+        )
+        fresh = [d for d in wanted if stored.get(str(d.id)) != d.content_hash]
+        getattr(plan, category.value).extend(fresh)
+        plan.unchanged[category] = len(wanted) - len(fresh)
+        present = {str(d.id) for d in wanted}
+        plan.deleted[category] = sorted(set(stored) - present)
+    logger.info(
+        "Feature plan: {} to process, {} unchanged, {} deleted",
+        len(plan.documents()),
+        sum(plan.unchanged.values()),
+        sum(len(v) for v in plan.deleted.values()),
+    )
+    return plan
+
+
+def _resolve_authors(repository: DocumentRepository, names: Sequence[str]) -> list[UserDocument]:
+    authors = []
+    for name in names:
+        user = repository.find_user(name)
+        if user is None:
+            from llm_engineering.domain.exceptions import ConfigError
+
+            raise ConfigError(f"author {name!r} is not in the warehouse: run the ETL for them or fix the name")
+        authors.append(user)
+    return authors
+
+
+def _stored_hashes(index: VectorIndex, category: DataCategory, authors: list[UserDocument]) -> dict[str, str]:
+    name = cleaned_collection(category)
+    if not index.collection_exists(name):
+        return {}
+    filters = {"author_id": [str(a.id) for a in authors]} if authors else None
+    return {
+        point_id: payload.get("source_hash", "")
+        for point_id, payload in index.scroll(name, filters, fields=["source_hash"])
+    }
+
+
+def clean_documents(documents: Iterable[ContentDocument]) -> CleanedBatch:
+    """Clean each document; one that is empty or unreadable is skipped with its reason."""
+    from llm_engineering.application.preprocessing.cleaning import clean_document
+    from llm_engineering.domain.exceptions import LLMTwinException
+
+    batch = CleanedBatch()
+    for doc in documents:
+        try:
+            batch.documents.append(clean_document(doc))
+        except (LLMTwinException, ValueError) as exc:
+            logger.warning("Skipped {} ({}): {}", doc.link or doc.id, doc.category.value, exc)
+            batch.skipped.append(SkippedDocument(document_id=str(doc.id), link=doc.link, reason=str(exc)))
+    return batch
+
+
+def chunk_and_embed(
+    cleaned: CleanedBatch,
+    chunkers: Callable[[], dict[DataCategory, ChunkerLike]],
+    embedder: Embedder,
+    *,
+    with_sparse: bool = True,
+) -> tuple[ChunkBatch, np.ndarray]:
+    """Chunk every cleaned document for its category, then embed all chunks in large batches.
+
+    `chunkers` is a factory: a run with nothing to do never loads a tokenizer or a model.
+    """
+    if not cleaned.documents:
+        return ChunkBatch(chunks=[], sparse=[] if with_sparse else None), np.zeros((0, 0), dtype=np.float32)
+    by_category = chunkers()
+    chunks = [chunk for doc in cleaned.documents for chunk in by_category[doc.category].chunk(doc)]
+    texts = [chunk.content for chunk in chunks]
+    embeddings = embedder.embed(texts)
+    sparse = None
+    if with_sparse:
+        from llm_engineering.application.preprocessing.sparse import sparse_document
+
+        sparse = [SparseVector(indices=i, values=v) for i, v in map(sparse_document, texts)]
+    return ChunkBatch(chunks=chunks, sparse=sparse), embeddings
+
+
+def load_to_vector_db(
+    index: VectorIndex,
+    plan: FeaturePlan,
+    cleaned: CleanedBatch,
+    batch: ChunkBatch,
+    embeddings: np.ndarray,
+    *,
+    upsert_batch: int = 512,
+) -> LoadReport:
+    """Write chunks, drop stale ones, then record cleaned documents (the commit marker)."""
+    with_sparse = batch.sparse is not None
+    dimension = int(embeddings.shape[1]) if len(batch.chunks) else None
+    if plan.full:
+        for category in DataCategory:
+            index.drop_collection(chunk_collection(category))
+            index.drop_collection(cleaned_collection(category))
+    for category in DataCategory:
+        if dimension:
+            index.ensure_collection(chunk_collection(category), vector_size=dimension, sparse=with_sparse)
+        index.ensure_collection(cleaned_collection(category), vector_size=None)
+
+    by_category: dict[DataCategory, list[int]] = {}
+    for position, chunk in enumerate(batch.chunks):
+        by_category.setdefault(chunk.category, []).append(position)
+    for category, positions in by_category.items():
+        name = chunk_collection(category)
+        for start in range(0, len(positions), upsert_batch):
+            part = positions[start : start + upsert_batch]
+            index.upsert(
+                name,
+                ids=[str(batch.chunks[p].id) for p in part],
+                payloads=[batch.chunks[p].payload() for p in part],
+                vectors=embeddings[part].tolist(),
+                sparse=[(batch.sparse[p].indices, batch.sparse[p].values) for p in part] if batch.sparse else None,
+            )
+
+    _drop_stale_chunks(index, cleaned, batch)
+    for category in DataCategory:
+        docs = [d for d in cleaned.documents if d.category == category]
+        if docs:
+            index.upsert(
+                cleaned_collection(category),
+                ids=[str(d.id) for d in docs],
+                payloads=[d.model_dump(mode="json", exclude={"id"}) for d in docs],
+            )
+    # Documents that became empty or unreadable are gone from the feature store too.
+    skipped_ids = [s.document_id for s in cleaned.skipped]
+    deleted = 0
+    for category in DataCategory:
+        gone = plan.deleted.get(category, []) + skipped_ids
+        if gone:
+            if index.collection_exists(chunk_collection(category)):
+                index.delete_where(chunk_collection(category), "document_id", gone)
+            index.delete(cleaned_collection(category), gone)
+        deleted += len(plan.deleted.get(category, []))
+    index.flush()
+
+    tokens = np.array([c.token_count for c in batch.chunks]) if batch.chunks else np.zeros(1)
+    return LoadReport(
+        documents_per_category=dict(Counter(d.category.value for d in cleaned.documents)),
+        chunks=len(batch.chunks),
+        tokens_per_chunk_p50=float(np.percentile(tokens, 50)),
+        tokens_per_chunk_p95=float(np.percentile(tokens, 95)),
+        unchanged_skipped=sum(plan.unchanged.values()),
+        deleted=deleted,
+        skipped_bad=len(cleaned.skipped),
+    )
+
+
+def _drop_stale_chunks(index: VectorIndex, cleaned: CleanedBatch, batch: ChunkBatch) -> None:
+    """Chunks of re-processed documents that the new chunking no longer produces."""
+    fresh_ids = {str(c.id) for c in batch.chunks}
+    for category in DataCategory:
+        doc_ids = [str(d.id) for d in cleaned.documents if d.category == category]
+        if not doc_ids:
+            continue
+        name = chunk_collection(category)
+        if not index.collection_exists(name):
+            continue
+        stale = [pid for pid, _ in index.scroll(name, {"document_id": doc_ids}, fields=[]) if pid not in fresh_ids]
+        if stale:
+            index.delete(name, stale)
+
+
+def run_feature_pipeline(
+    repository: DocumentRepository,
+    index: VectorIndex,
+    chunkers: Callable[[], dict[DataCategory, ChunkerLike]],
+    embedder: Embedder,
+    author_full_names: Sequence[str] = (),
+    *,
+    full: bool = False,
+    with_sparse: bool = True,
+) -> LoadReport:
+    """The four steps in one call, for scripts and benchmarks (the ZenML pipeline runs the same)."""
+    plan = plan_feature_run(repository, index, author_full_names, full=full)
+    cleaned = clean_documents(plan.documents())
+    batch, embeddings = chunk_and_embed(cleaned, chunkers, embedder, with_sparse=with_sparse)
+    return load_to_vector_db(index, plan, cleaned, batch, embeddings)

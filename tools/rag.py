@@ -1,0 +1,68 @@
+"""Retrieval from the vector DB: `python -m tools.rag retrieve "QUERY" --k 5 [--author NAME] --json`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from loguru import logger
+
+from llm_engineering.domain.exceptions import LLMTwinException
+from llm_engineering.settings import get_settings
+
+app = typer.Typer(help="Query the twin's knowledge.", no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _root() -> None:
+    """Retrieval over the feature store."""
+
+
+@app.command()
+def retrieve(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many chunks.")] = 5,
+    author: Annotated[str | None, typer.Option("--author", help="Only this author's content.")] = None,
+    hybrid: Annotated[bool, typer.Option("--hybrid", help="Dense + BM25 sparse, fused.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Print the k chunks closest to QUERY, with their source link."""
+    from llm_engineering import bootstrap
+    from llm_engineering.application.rag.retriever import ContextRetriever
+
+    settings = get_settings()
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    with bootstrap.vector_index(settings, mode="reader") as index:
+        retriever = ContextRetriever(index, bootstrap.build_embedder(settings), mode="hybrid" if hybrid else "dense")
+        hits = retriever.retrieve(query, k, author_full_name=author)
+    rows = [
+        {
+            "link": h.link,
+            "author_full_name": h.author_full_name,
+            "category": h.category.value,
+            "score": round(h.score, 6),
+            "content": h.content,
+        }
+        for h in hits
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for rank, row in enumerate(rows, 1):
+        typer.echo(f"{rank}. [{row['score']:.3f}] {row['author_full_name']} — {row['link']}")
+        typer.echo("   " + row["content"][:200].replace("\n", " "))
+
+
+def main() -> None:
+    try:
+        app()
+    except (LLMTwinException, ValueError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()
