@@ -1,0 +1,169 @@
+"""What every browser crawler needs: open a page with clear errors, spot bot checks, load lazy pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from llm_engineering.domain.exceptions import CrawlError, ErrorKind
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    from llm_engineering.application.crawlers.base import BrowserProvider
+
+#: How challenge and error pages begin their titles (Cloudflare, Google, LinkedIn, Chrome's own).
+_INTERSTITIAL_TITLES = re.compile(
+    r"^(?:just a moment|attention required|verify you are human|are you a robot|security check|"
+    r"security verification|checking your browser|one more step|captcha|privacy error|access denied|"
+    r"too many requests)",
+    re.IGNORECASE,
+)
+#: Phrases of challenge pages.
+_INTERSTITIAL_PHRASES = re.compile(
+    r"verify you are human|checking your browser|checking if the site connection is secure|"
+    r"enable javascript and cookies to continue|performance (?:&|and) security by cloudflare|"
+    r"unusual traffic from your (?:computer|network)|i'?m not a robot|press (?:&|and) hold|"
+    r"your connection is not private|net::err_cert",
+    re.IGNORECASE,
+)
+#: Challenge pages are short; only pages under this much text are judged, so an article that
+#: discusses captchas or embeds a captcha-protected form is never mistaken for one.
+_SHORT_PAGE_CHARS = 3000
+#: Captcha widgets and challenge forms of Cloudflare, Google, hCaptcha and LinkedIn.
+_CAPTCHA_SELECTOR = ", ".join(
+    (
+        'iframe[src*="captcha" i]',
+        'iframe[src*="challenges.cloudflare.com"]',
+        ".g-recaptcha",
+        ".h-captcha",
+        ".cf-turnstile",
+        "#challenge-form",
+        "#challenge-running",
+        "#cf-challenge-running",
+        '[id^="captcha" i]',
+        'form[action*="captcha" i]',
+    )
+)
+_PAGE_STATE_JS = f"""
+const body = document.body ? document.body.innerText : "";
+return [document.title || "", body.slice(0, {_SHORT_PAGE_CHARS}), body.length,
+        document.querySelector({_CAPTCHA_SELECTOR!r}) !== null];
+"""
+
+_NET_ERROR_KINDS: tuple[tuple[str, ErrorKind], ...] = (
+    ("ERR_NAME_NOT_RESOLVED", ErrorKind.DNS),
+    ("ERR_NAME_RESOLUTION_FAILED", ErrorKind.DNS),
+    ("ERR_TIMED_OUT", ErrorKind.TIMEOUT),
+    ("ERR_CONNECTION_TIMED_OUT", ErrorKind.TIMEOUT),
+    ("ERR_CONNECTION", ErrorKind.CONNECTION),
+    ("ERR_ADDRESS_UNREACHABLE", ErrorKind.CONNECTION),
+    ("ERR_INTERNET_DISCONNECTED", ErrorKind.CONNECTION),
+    ("ERR_PROXY", ErrorKind.CONNECTION),
+    ("ERR_TOO_MANY_REDIRECTS", ErrorKind.CONNECTION),
+    ("ERR_CERT", ErrorKind.CONNECTION),
+    ("ERR_SSL", ErrorKind.CONNECTION),
+)
+
+
+def detect_interstitial(driver: WebDriver) -> str | None:
+    """Say why the current page is a bot check, captcha or browser error page; None for a real page.
+
+    Such pages load "successfully" (Chrome's certificate error page too), so only their content
+    tells them apart; crawling them would store a challenge as if it were the person's writing.
+    """
+    title, body_start, body_length, has_captcha = driver.execute_script(_PAGE_STATE_JS)
+    if body_length > _SHORT_PAGE_CHARS:
+        return None
+    if _INTERSTITIAL_TITLES.match(title.strip()):
+        return f"the page title is {title.strip()!r}"
+    if has_captcha:
+        return "the page shows a captcha"
+    if match := _INTERSTITIAL_PHRASES.search(body_start):
+        return f"the page says {match.group(0)!r}"
+    return None
+
+
+def raise_if_interstitial(driver: WebDriver, link: str) -> None:
+    """Raise BOT_CHECK when the page is a challenge instead of content."""
+    if reason := detect_interstitial(driver):
+        raise CrawlError(
+            ErrorKind.BOT_CHECK,
+            f"{link}: got a bot-check or error page instead of content ({reason}); "
+            "open it in a normal browser, or retry later",
+        )
+
+
+def scroll_until_stable(
+    driver: WebDriver,
+    *,
+    max_scrolls: int,
+    timeout: float,
+    stop: Callable[[WebDriver], bool] | None = None,
+) -> int:
+    """Scroll to the bottom until the page stops growing; return how many scrolls made it grow.
+
+    After each scroll it waits for `document.body.scrollHeight` to change (no fixed sleeps), so a
+    page that loads fast costs little, and the page counts as complete once a scroll gives nothing
+    new within `timeout` seconds. `stop(driver)` ends it early (enough posts already loaded).
+    """
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def height() -> int:
+        return int(driver.execute_script("return document.body ? document.body.scrollHeight : 0"))
+
+    grown = 0
+    last = height()
+    while grown < max_scrolls and not (stop is not None and stop(driver)):
+        driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
+        try:
+            last = WebDriverWait(driver, timeout, poll_frequency=0.05).until(_height_changed(height, last))
+        except TimeoutException:
+            break
+        grown += 1
+    logger.debug("Scrolled {} time(s); page height {}", grown, last)
+    return grown
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception as one line, without Selenium's "For documentation..." tail."""
+    message = (getattr(exc, "msg", None) or str(exc)).strip()
+    message = message.splitlines()[0] if message else type(exc).__name__
+    return message.split("; For documentation on this error", 1)[0]
+
+
+def _height_changed(height: Callable[[], int], before: int) -> Callable[[object], int | None]:
+    """A WebDriverWait condition: the new height once it differs from `before`."""
+
+    def changed(_: object) -> int | None:
+        now = height()
+        return now if now != before else None
+
+    return changed
+
+
+@contextmanager
+def browser_errors(link: str, browsers: BrowserProvider) -> Iterator[None]:
+    """Turn Selenium's exceptions into one-line CrawlErrors; drop a browser that may be broken."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+
+    try:
+        yield
+    except TimeoutException as exc:
+        raise CrawlError(
+            ErrorKind.TIMEOUT,
+            f"{link}: the page did not finish loading in time; retry later or raise BROWSER_PAGE_TIMEOUT",
+        ) from exc
+    except WebDriverException as exc:
+        message = _first_line(exc)
+        kind = next((k for code, k in _NET_ERROR_KINDS if code in message), None)
+        if kind is None:
+            # Not a network error: the browser itself failed; a fresh one serves the next link.
+            browsers.discard()
+            kind = ErrorKind.BROWSER
+        raise CrawlError(kind, f"{link}: {message}") from exc
