@@ -162,3 +162,23 @@ def test_dispatcher_matches_schemes_www_and_wildcards(env) -> None:
         "https://www.linkedin.com/in/someone": "llm_engineering.application.crawlers.linkedin.LinkedInCrawler",
     }
     assert {link: dispatcher.crawler_path_for(link) for link in cases} == cases
+
+
+@pytest.mark.parametrize(
+    ("link", "kind"),
+    [
+        ("http://[::1/post", ErrorKind.INVALID_URL),
+        ("https://exa mple.com/x", ErrorKind.INVALID_URL),
+        ("example.com/post", ErrorKind.INVALID_URL),
+        ("mailto:ada@example.com", ErrorKind.UNSUPPORTED_URL),
+        ("", ErrorKind.INVALID_URL),
+    ],
+)
+def test_bad_links_get_a_one_line_error_naming_them(link: str, kind: ErrorKind) -> None:
+    from llm_engineering.application.crawlers.urls import validate_link
+
+    with pytest.raises(CrawlError) as caught:
+        validate_link(link)
+    assert caught.value.kind is kind
+    assert "\n" not in str(caught.value)
+    assert link.strip() in str(caught.value) or not link

@@ -30,9 +30,12 @@ def validate_link(link: str) -> str:
     link = link.strip()
     if not link:
         raise InvalidURL("empty link: remove the blank entry from `links` in the ETL config")
-    if is_git_location(link):
-        return link
-    parts = urlsplit(link)
+    try:
+        if is_git_location(link):
+            return link
+        parts = urlsplit(link)
+    except ValueError as exc:
+        raise InvalidURL(f"{link!r} is malformed ({exc}): fix the link in the ETL config") from exc
     if not parts.scheme:
         raise InvalidURL(f"{link!r} has no scheme: write it as https://{link}")
     if parts.scheme.lower() not in WEB_SCHEMES:

@@ -1,0 +1,149 @@
+"""HTML page -> the warehouse's article content: {"Title", "Subtitle", "Content", "language"}.
+
+trafilatura finds the main content of pages it has never seen (menus, sidebars and footers
+dropped) and writes markdown; markdownify on <article>/<main> is the fallback when it finds none.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from llm_engineering.domain.exceptions import CrawlError, ErrorKind
+
+#: below this many words, what was extracted is a menu or a stub, not an article
+MIN_WORDS = 12
+
+_HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)", re.I)
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+_BOILERPLATE_TAGS = (
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "script",
+    "style",
+    "noscript",
+    "form",
+    "iframe",
+    "svg",
+)
+
+
+def html_to_article(html: str, url: str) -> dict[str, Any]:
+    """Extract the article of a page; raise CrawlError(NO_CONTENT) when it holds none."""
+    import trafilatura
+
+    content = trafilatura.extract(
+        html,
+        url=url,
+        output_format="markdown",
+        include_formatting=True,
+        include_links=True,
+        include_tables=True,
+        include_images=False,
+        include_comments=False,
+        with_metadata=False,
+        deduplicate=False,
+    )
+    if not _meaningful(content):
+        content = _fallback_markdown(html)
+    if not _meaningful(content):
+        raise CrawlError(
+            ErrorKind.NO_CONTENT,
+            f"{url} has no article text (only menus or scripts?): link to the article page itself",
+        )
+    metadata = trafilatura.extract_metadata(html, default_url=url)
+    title = (metadata.title if metadata else None) or _first_heading(content)
+    subtitle = metadata.description if metadata else None
+    return {
+        "Title": title.strip() if title else None,
+        "Subtitle": subtitle.strip() if subtitle and subtitle.strip() != (title or "").strip() else None,
+        "Content": tidy_markdown(content or ""),
+        "language": page_language(html),
+    }
+
+
+def html_fragment_to_markdown(html: str) -> str:
+    """Markdown of an already-clean HTML fragment (a feed entry's content), nothing dropped."""
+    from markdownify import markdownify
+
+    markdown = markdownify(
+        html,
+        heading_style="ATX",
+        bullets="-",
+        strip=["img", "script", "style"],
+        code_language_callback=_code_language,
+    )
+    return tidy_markdown(markdown)
+
+
+def page_language(html: str) -> str | None:
+    """The primary language subtag of <html lang="...">, lower-cased ("en-US" -> "en")."""
+    match = _HTML_LANG.search(html[:5000])
+    return match.group(1).replace("_", "-").split("-", 1)[0].lower() if match else None
+
+
+def tidy_markdown(text: str) -> str:
+    """Join hard-wrapped paragraph lines, keep code blocks verbatim, one blank line between blocks."""
+    out: list[str] = []
+    in_code = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            if in_code:
+                out.append(line.rstrip())
+                out.append("")
+            else:
+                if out and out[-1].strip():
+                    out.append("")
+                out.append(line.strip())
+            in_code = not in_code
+            continue
+        if in_code:
+            out.append(line.rstrip("\n"))
+            continue
+        stripped = line.strip()
+        continues_paragraph = (
+            out and out[-1].strip() and line[:1].isspace() and not _LIST_ITEM.match(line) and stripped
+        )
+        if continues_paragraph:
+            out[-1] = f"{out[-1].rstrip()} {stripped}"
+        else:
+            out.append(line.rstrip())
+    text = "\n".join(out)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _meaningful(content: str | None) -> bool:
+    return bool(content) and len(re.findall(r"\w+", content)) >= MIN_WORDS
+
+
+def _fallback_markdown(html: str) -> str | None:
+    from bs4 import BeautifulSoup
+    from markdownify import markdownify
+
+    soup = BeautifulSoup(html, "html.parser")
+    root = soup.find("article") or soup.find("main")
+    if root is None:
+        return None
+    for tag in root.find_all(_BOILERPLATE_TAGS):
+        tag.decompose()
+    return markdownify(
+        str(root), heading_style="ATX", bullets="-", strip=["img"], code_language_callback=_code_language
+    )
+
+
+def _code_language(pre: Any) -> str | None:
+    """The language of a <pre> block from its `language-xxx` class (or its <code>'s)."""
+    code = pre.find("code")
+    for element in (pre, code):
+        for cls in (element.get("class") or []) if element is not None else []:
+            if cls.startswith(("language-", "lang-")):
+                return cls.split("-", 1)[1]
+    return None
+
+
+def _first_heading(content: str | None) -> str | None:
+    match = re.search(r"^#{1,3}\s+(.+)$", content or "", re.M)
+    return match.group(1).strip() if match else None

@@ -1,0 +1,367 @@
+"""The one HTTP fetcher every crawler uses: robots.txt, politeness, size cap, retries, clear errors.
+
+Cross-cutting concerns wrap this fetcher once (scrapy's downloader middlewares, in one class), so a
+crawler only says `context.http.get(url)` and gets either a page or a `CrawlError` with a kind.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from loguru import logger
+
+from llm_engineering.application.crawlers.robots import RobotsCache
+from llm_engineering.application.crawlers.urls import WEB_SCHEMES, domain_of
+from llm_engineering.domain.exceptions import CrawlError, ErrorKind, InvalidURL, UnsupportedURL
+
+if TYPE_CHECKING:
+    import httpx
+    from tenacity import RetryCallState
+
+    from llm_engineering.application.crawlers.politeness import DomainLimiter
+    from llm_engineering.settings import Settings
+
+HTML_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml")
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,100}?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: browsers read these labels as windows-1252 (the WHATWG encoding standard)
+_AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "l1"}
+_DNS_HINTS = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "no address associated with hostname",
+    "getaddrinfo failed",
+)
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """A fetched response body with the URL it finally came from (after redirects)."""
+
+    url: str
+    status: int
+    #: lower-cased header names
+    headers: dict[str, str]
+    content: bytes
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased ("" when the server sent none)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        match = re.search(r"charset\s*=\s*[\"']?([^\"';\s]+)", self.headers.get("content-type", ""), re.I)
+        return match.group(1) if match else None
+
+    @cached_property
+    def text(self) -> str:
+        """The body decoded by its declared charset, else its meta/XML declaration, else detected."""
+        return decode_body(self.content, self.charset)
+
+
+def decode_body(content: bytes, declared: str | None = None) -> str:
+    """Decode a web page the way a browser would, without ever defaulting to ISO-8859-1."""
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            return content.decode(encoding, errors="replace")
+    head = content[:4096]
+    in_document = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+    candidates = [declared, in_document.group(1).decode("ascii") if in_document else None, "utf-8"]
+    for label in candidates:
+        encoding = _codec(label)
+        if encoding is None:
+            continue
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(content).best()
+        if best is not None:
+            return str(best)
+    except ImportError:  # pragma: no cover - trafilatura pulls it in
+        pass
+    return content.decode(_codec(declared) or "utf-8", errors="replace")
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().lower()
+    if label in _AS_CP1252:
+        return "cp1252"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+class HttpFetcher:
+    """One shared, thread-safe HTTP client with robots.txt, per-domain politeness and retries."""
+
+    def __init__(
+        self, settings: Settings, limiter: DomainLimiter, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        import httpx
+
+        self.settings = settings
+        self.limiter = limiter
+        # trust_env: HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE apply (httpx ignores proxies
+        # when a transport is injected, as tests do).
+        self._client = httpx.Client(
+            transport=transport,
+            trust_env=True,
+            follow_redirects=True,
+            max_redirects=10,
+            timeout=httpx.Timeout(settings.CRAWL_REQUEST_TIMEOUT),
+            headers={"User-Agent": settings.CRAWL_USER_AGENT},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+        self._robots = RobotsCache(self._client, settings.CRAWL_USER_AGENT, limiter)
+
+    def get(self, url: str, *, accept: tuple[str, ...] | None = HTML_TYPES) -> FetchedPage:
+        """GET `url`; `accept` lists the media types wanted (None accepts any).
+
+        Transient failures (timeouts, 5xx, 429, dropped connections) are retried with exponential
+        backoff, honouring Retry-After; everything else raises `CrawlError` at once.
+        """
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+        _check_web_url(url)
+        if self.settings.CRAWL_RESPECT_ROBOTS and not self._robots.allowed(url):
+            raise CrawlError(
+                ErrorKind.ROBOTS_DISALLOWED,
+                f"{url} is disallowed by its site's robots.txt for {self.settings.CRAWL_USER_AGENT!r}: "
+                "remove the link, or set CRAWL_RESPECT_ROBOTS=false if you own the site",
+            )
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.CRAWL_MAX_RETRIES + 1),
+            retry=retry_if_exception(lambda exc: isinstance(exc, CrawlError) and exc.transient),
+            wait=self._wait,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, url, accept)
+        except CrawlError as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            if exc.transient and attempts > 1:
+                raise CrawlError(
+                    exc.kind, f"{exc} (gave up after {attempts} attempts)", retry_after=exc.retry_after
+                ) from exc
+            raise
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpFetcher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- one attempt ---------------------------------------------------------------------------
+
+    def _attempt(self, url: str, accept: tuple[str, ...] | None) -> FetchedPage:
+        import httpx
+
+        timeout = self.settings.CRAWL_REQUEST_TIMEOUT
+        with self.limiter.slot(domain_of(url)):
+            try:
+                with self._client.stream("GET", url, headers={"Accept": _accept_header(accept)}) as response:
+                    self._check_status(url, response)
+                    headers = {key.lower(): value for key, value in response.headers.items()}
+                    page_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                    if accept is not None and page_type and page_type not in accept:
+                        raise CrawlError(
+                            ErrorKind.NOT_HTML,
+                            f"{url} is {page_type}, not {' or '.join(accept)}: "
+                            "link to the web page of the article instead",
+                        )
+                    content = self._read_body(url, response)
+                    page = FetchedPage(str(response.url), response.status_code, headers, content)
+            except httpx.TimeoutException as exc:
+                raise CrawlError(
+                    ErrorKind.TIMEOUT,
+                    f"{url} did not answer within {timeout:g}s: retry later or raise CRAWL_REQUEST_TIMEOUT",
+                ) from exc
+            except httpx.ConnectError as exc:
+                if _is_dns_failure(exc):
+                    host = urlsplit(url).hostname
+                    raise CrawlError(
+                        ErrorKind.DNS,
+                        f"{url}: the host name {host!r} does not resolve: check the spelling of the link",
+                    ) from exc
+                raise CrawlError(
+                    ErrorKind.CONNECTION, f"{url}: could not connect ({_brief(exc)}): check the site is up"
+                ) from exc
+            except httpx.TooManyRedirects as exc:
+                raise CrawlError(
+                    ErrorKind.INVALID_URL, f"{url} redirects in a loop: open it in a browser and fix the link"
+                ) from exc
+            except httpx.UnsupportedProtocol as exc:
+                raise UnsupportedURL(
+                    f"{url} redirects to an unsupported URL ({_brief(exc)}): use http(s) links"
+                ) from exc
+            except httpx.InvalidURL as exc:
+                raise InvalidURL(f"{url} is malformed ({_brief(exc)}): fix the link") from exc
+            except httpx.DecodingError as exc:
+                raise CrawlError(
+                    ErrorKind.NO_CONTENT,
+                    f"{url} sent a body that cannot be decoded ({_brief(exc)}): try it later",
+                ) from exc
+            except httpx.TransportError as exc:
+                raise CrawlError(
+                    ErrorKind.CONNECTION,
+                    f"{url}: the connection failed ({_brief(exc)}): check the site is up",
+                ) from exc
+        if accept is not None and not page.content_type and not page.content.lstrip()[:1] == b"<":
+            raise CrawlError(
+                ErrorKind.NOT_HTML,
+                f"{url} sent no content type and is not markup: link to a web page instead",
+            )
+        return page
+
+    def _check_status(self, url: str, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        reason = f"{status} {response.reason_phrase}".strip()
+        if status == 429 or (status == 503 and "retry-after" in response.headers):
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if retry_after:
+                self.limiter.pause(domain_of(url), min(retry_after, self.settings.CRAWL_BACKOFF_MAX))
+            kind = ErrorKind.RATE_LIMITED if status == 429 else ErrorKind.HTTP_5XX
+            raise CrawlError(
+                kind,
+                f"{url} answered {reason} (Retry-After: {_seconds(retry_after)}): "
+                "lower CRAWL_PER_DOMAIN_CONCURRENCY or raise CRAWL_DOMAIN_DELAY",
+                retry_after=retry_after,
+            )
+        if status >= 500:
+            raise CrawlError(ErrorKind.HTTP_5XX, f"{url} answered {reason}: the site is failing, retry later")
+        if status == 408:
+            raise CrawlError(ErrorKind.TIMEOUT, f"{url} answered {reason}: retry later")
+        if status in (401, 403):
+            raise CrawlError(
+                ErrorKind.HTTP_4XX, f"{url} answered {reason}: the page is private or blocks crawlers"
+            )
+        if status == 404 or status == 410:
+            raise CrawlError(ErrorKind.HTTP_4XX, f"{url} answered {reason}: check the link is correct")
+        raise CrawlError(ErrorKind.HTTP_4XX, f"{url} answered {reason}: check the link in a browser")
+
+    def _read_body(self, url: str, response: httpx.Response) -> bytes:
+        """Read at most CRAWL_MAX_PAGE_BYTES, refusing early on a larger Content-Length."""
+        limit = self.settings.CRAWL_MAX_PAGE_BYTES
+        too_large = (
+            f"{url} is larger than CRAWL_MAX_PAGE_BYTES={limit}: raise the limit if the page is really wanted"
+        )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise CrawlError(ErrorKind.TOO_LARGE, too_large)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise CrawlError(ErrorKind.TOO_LARGE, too_large)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # --- retry policy --------------------------------------------------------------------------
+
+    def _wait(self, retry_state: RetryCallState) -> float:
+        """Exponential backoff from CRAWL_BACKOFF_BASE, or the server's Retry-After, capped."""
+        cap = self.settings.CRAWL_BACKOFF_MAX
+        delay = min(self.settings.CRAWL_BACKOFF_BASE * 2 ** (retry_state.attempt_number - 1), cap)
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            delay = max(delay, min(retry_after, cap))
+        return delay
+
+    @staticmethod
+    def _log_retry(retry_state: RetryCallState) -> None:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        sleep = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        logger.warning("Attempt {} failed, retrying in {:.2f}s: {}", retry_state.attempt_number, sleep, exc)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _accept_header(accept: tuple[str, ...] | None) -> str:
+    if accept is None:
+        return "*/*"
+    return ", ".join(accept) + ", */*;q=0.1"
+
+
+def _check_web_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise InvalidURL(f"{url!r} is malformed ({exc}): fix the link") from exc
+    if parts.scheme.lower() not in WEB_SCHEMES:
+        raise UnsupportedURL(
+            f"{url!r} is not an http(s) URL: the web fetcher reads http and https links only"
+        )
+    if not host:
+        raise InvalidURL(f"{url!r} has no host name: fix the link")
+
+
+def _seconds(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}s"
+
+
+def _brief(exc: BaseException) -> str:
+    """An exception as one short line for a message."""
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    return any(hint in text for hint in _DNS_HINTS)
+
+
+__all__ = ["HTML_TYPES", "FetchedPage", "HttpFetcher", "decode_body", "parse_retry_after"]
