@@ -45,7 +45,27 @@ def _run_pipeline(pipeline: Any, config: Path, cache: bool, overrides: dict[str,
     options: dict[str, Any] = {"config_path": str(config)}
     if not cache:
         options["enable_cache"] = False
-    return pipeline.with_options(**options)()
+    try:
+        return pipeline.with_options(**options)()
+    except RuntimeError as exc:  # ZenML reports a failed step as a RuntimeError: name the cause
+        raise PipelineFailed(f"{pipeline.name} failed: {_failed_step_reason(pipeline.name) or exc}") from None
+
+
+class PipelineFailed(LLMTwinException):
+    """A pipeline run ended in a failed step."""
+
+
+def _failed_step_reason(pipeline_name: str) -> str | None:
+    from zenml.client import Client
+
+    runs = Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created", size=1).items
+    if not runs:
+        return None
+    for name, step_run in Client().get_pipeline_run(runs[0].id).steps.items():
+        info = step_run.exception_info
+        if step_run.status == "failed" and info is not None:
+            return f"step {name}: {info.message.strip().splitlines()[-1]}"
+    return None
 
 
 @app.command()
