@@ -45,7 +45,9 @@ def crawl_services(
     limiter = DomainLimiter(settings.CRAWL_PER_DOMAIN_CONCURRENCY, settings.CRAWL_DOMAIN_DELAY)
     http = HttpFetcher(settings, limiter, transport=transport)
     browsers = ChromeBrowserProvider(settings)
-    context = CrawlContext(settings=settings, http=http, limiter=limiter, browsers=browsers, options=options or {})
+    context = CrawlContext(
+        settings=settings, http=http, limiter=limiter, browsers=browsers, options=options or {}
+    )
     own_repository = repository is None
     repo = repository or connect_warehouse(settings)
     pools = PoolSizes(

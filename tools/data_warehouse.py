@@ -18,7 +18,9 @@ from llm_engineering.domain.documents import ALL_DOCUMENT_TYPES
 from llm_engineering.domain.exceptions import ConfigError, LLMTwinException
 from llm_engineering.settings import get_settings
 
-app = typer.Typer(help="Export / import the data warehouse.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Export / import the data warehouse.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 DirArg = Annotated[Path, typer.Argument(help="Folder of <Collection>Document.json files.")]
 
 
@@ -60,7 +62,9 @@ def import_warehouse(directory: DirArg) -> None:
             try:
                 rows = json.loads(path.read_text(encoding="utf-8"))
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path} is not valid JSON (line {exc.lineno}): fix or re-export it") from exc
+                raise ConfigError(
+                    f"{path} is not valid JSON (line {exc.lineno}): fix or re-export it"
+                ) from exc
             if not isinstance(rows, list):
                 raise ConfigError(f"{path} must hold a JSON array of documents")
             counts = repository.import_raw(doc_type, rows)

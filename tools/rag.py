@@ -36,7 +36,9 @@ def retrieve(
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     with bootstrap.vector_index(settings, mode="reader") as index:
-        retriever = ContextRetriever(index, bootstrap.build_embedder(settings), mode="hybrid" if hybrid else "dense")
+        retriever = ContextRetriever(
+            index, bootstrap.build_embedder(settings), mode="hybrid" if hybrid else "dense"
+        )
         hits = retriever.retrieve(query, k, author_full_name=author)
     rows = [
         {

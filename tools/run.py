@@ -26,7 +26,9 @@ CacheOption = Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cac
 
 def _setup(settings: Settings) -> None:
     logger.remove()
-    logger.add(sys.stderr, level=settings.LOG_LEVEL.upper(), format="{time:HH:mm:ss} | {level: <7} | {message}")
+    logger.add(
+        sys.stderr, level=settings.LOG_LEVEL.upper(), format="{time:HH:mm:ss} | {level: <7} | {message}"
+    )
     prepare_zenml(settings)
 
 
@@ -157,7 +159,9 @@ def vector_summary() -> None:
 
 
 @app.command()
-def dashboard(stop: Annotated[bool, typer.Option("--stop", help="Stop the local dashboard.")] = False) -> None:
+def dashboard(
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the local dashboard.")] = False,
+) -> None:
     """Start (or stop) ZenML's local dashboard on 127.0.0.1:8237."""
     import subprocess
 
@@ -167,7 +171,9 @@ def dashboard(stop: Annotated[bool, typer.Option("--stop", help="Stop the local 
         subprocess.run([*zenml, "logout", "--local"], check=True)
         return
     subprocess.run([*zenml, "login", "--local", "--ip-address", "127.0.0.1", "--port", "8237"], check=True)
-    typer.echo("Dashboard: http://127.0.0.1:8237/projects/default/runs  (stop: poetry poe zenml-dashboard-stop)")
+    typer.echo(
+        "Dashboard: http://127.0.0.1:8237/projects/default/runs  (stop: poetry poe zenml-dashboard-stop)"
+    )
 
 
 def main() -> None:

@@ -173,4 +173,3 @@ def resolve_local_path(link: str, base: Path) -> str:
         return str(candidate)
     resolved = base / candidate
     return str(resolved.resolve()) if resolved.exists() else link
-

@@ -117,8 +117,10 @@ def plan_feature_run(
     plan = FeaturePlan(full=full)
     for category, doc_type in _DOC_TYPES.items():
         stored = {} if full else _stored_hashes(index, category, authors)
-        wanted = [d for a in authors for d in repository.find(doc_type, author_id=a.id)] if authors else list(
-            repository.iter_all(doc_type)
+        wanted = (
+            [d for a in authors for d in repository.find(doc_type, author_id=a.id)]
+            if authors
+            else list(repository.iter_all(doc_type))
         )
         fresh = [d for d in wanted if stored.get(str(d.id)) != d.content_hash]
         getattr(plan, category.value).extend(fresh)
@@ -141,7 +143,9 @@ def _resolve_authors(repository: DocumentRepository, names: Sequence[str]) -> li
         if user is None:
             from llm_engineering.domain.exceptions import ConfigError
 
-            raise ConfigError(f"author {name!r} is not in the warehouse: run the ETL for them or fix the name")
+            raise ConfigError(
+                f"author {name!r} is not in the warehouse: run the ETL for them or fix the name"
+            )
         authors.append(user)
     return authors
 
@@ -230,7 +234,9 @@ def load_to_vector_db(
                 ids=[str(batch.chunks[p].id) for p in part],
                 payloads=[batch.chunks[p].payload() for p in part],
                 vectors=embeddings[part].tolist(),
-                sparse=[(batch.sparse[p].indices, batch.sparse[p].values) for p in part] if batch.sparse else None,
+                sparse=[(batch.sparse[p].indices, batch.sparse[p].values) for p in part]
+                if batch.sparse
+                else None,
             )
 
     _drop_stale_chunks(index, cleaned, batch)
@@ -276,7 +282,9 @@ def _drop_stale_chunks(index: VectorIndex, cleaned: CleanedBatch, batch: ChunkBa
         name = chunk_collection(category)
         if not index.collection_exists(name):
             continue
-        stale = [pid for pid, _ in index.scroll(name, {"document_id": doc_ids}, fields=[]) if pid not in fresh_ids]
+        stale = [
+            pid for pid, _ in index.scroll(name, {"document_id": doc_ids}, fields=[]) if pid not in fresh_ids
+        ]
         if stale:
             index.delete(name, stale)
 

@@ -117,7 +117,11 @@ class PostDocument(ContentDocument):
     image: str | None = None
 
 
-CONTENT_DOCUMENT_TYPES: tuple[type[ContentDocument], ...] = (ArticleDocument, PostDocument, RepositoryDocument)
+CONTENT_DOCUMENT_TYPES: tuple[type[ContentDocument], ...] = (
+    ArticleDocument,
+    PostDocument,
+    RepositoryDocument,
+)
 ALL_DOCUMENT_TYPES: tuple[type[WarehouseDocument], ...] = (UserDocument, *CONTENT_DOCUMENT_TYPES)
 
 

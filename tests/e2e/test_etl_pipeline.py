@@ -142,7 +142,9 @@ def test_a_run_where_every_link_fails_exits_non_zero(tmp_path: Path, site) -> No
     result = _etl(config, tmp_path / "data")
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("error: digital_data_etl failed: step crawl_links: all 2 links failed"), last_line
+    assert last_line.startswith("error: digital_data_etl failed: step crawl_links: all 2 links failed"), (
+        last_line
+    )
 
 
 @pytest.mark.parametrize(

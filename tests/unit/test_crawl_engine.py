@@ -133,7 +133,9 @@ def test_workers_run_concurrently_within_the_pool_bound(env) -> None:
 
 def test_a_link_over_its_time_budget_fails_without_blocking_the_run(env) -> None:
     started = time.monotonic()
-    report = _crawl(env, ["https://echo.test/hang", "https://echo.test/ok"], PoolSizes(2, 1, link_timeout=0.5))
+    report = _crawl(
+        env, ["https://echo.test/hang", "https://echo.test/ok"], PoolSizes(2, 1, link_timeout=0.5)
+    )
     assert time.monotonic() - started < 2.5
     assert [f.kind for f in report.failed] == [ErrorKind.TIMEOUT]
     assert [s.link for s in report.succeeded] == ["https://echo.test/ok"]
@@ -148,7 +150,8 @@ def test_a_run_where_every_link_failed_raises(env) -> None:
 
 def test_dispatcher_matches_schemes_www_and_wildcards(env) -> None:
     dispatcher = env[2]
-    git = "llm_engineering.application.crawlers.github.GitCrawler"
+    pkg = "llm_engineering.application.crawlers"
+    git = f"{pkg}.github.GitCrawler"
     cases = {
         "https://echo.test/x": ECHO,
         "http://www.echo.test/x": ECHO,
@@ -156,10 +159,10 @@ def test_dispatcher_matches_schemes_www_and_wildcards(env) -> None:
         "https://github.com/user/repo": git,
         "git@github.com:user/repo.git": git,
         "file:///tmp/repo": git,
-        "https://example.org/post": "llm_engineering.application.crawlers.custom_article.CustomArticleCrawler",
-        "https://someone.substack.com/p/x": "llm_engineering.application.crawlers.substack.SubstackCrawler",
-        "https://medium.com/@someone/post-123": "llm_engineering.application.crawlers.medium.MediumCrawler",
-        "https://www.linkedin.com/in/someone": "llm_engineering.application.crawlers.linkedin.LinkedInCrawler",
+        "https://example.org/post": f"{pkg}.custom_article.CustomArticleCrawler",
+        "https://someone.substack.com/p/x": f"{pkg}.substack.SubstackCrawler",
+        "https://medium.com/@someone/post-123": f"{pkg}.medium.MediumCrawler",
+        "https://www.linkedin.com/in/someone": f"{pkg}.linkedin.LinkedInCrawler",
     }
     assert {link: dispatcher.crawler_path_for(link) for link in cases} == cases
 

@@ -48,14 +48,18 @@ def load_eval_set(path: Path) -> list[EvalQuery]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError(f"eval set {path} cannot be read ({exc.strerror}): pass an existing JSONL file") from exc
+        raise ConfigError(
+            f"eval set {path} cannot be read ({exc.strerror}): pass an existing JSONL file"
+        ) from exc
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             queries.append(EvalQuery.model_validate(json.loads(line)))
         except (json.JSONDecodeError, ValidationError) as exc:
-            raise ConfigError(f"eval set {path} line {number} is not a valid query record: fix it ({exc})") from exc
+            raise ConfigError(
+                f"eval set {path} line {number} is not a valid query record: fix it ({exc})"
+            ) from exc
     if not queries:
         raise ConfigError(f"eval set {path} holds no queries")
     return queries
