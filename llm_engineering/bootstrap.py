@@ -85,11 +85,12 @@ def build_embedder(settings: Settings) -> Any:
     """The configured embedder; cheap until first used (the model loads in `warm_up`)."""
     from llm_engineering.infrastructure.models.embedder import EmbeddingConfig, SentenceEmbedder
 
-    return SentenceEmbedder(
-        EmbeddingConfig(
-            model_id=settings.EMBEDDING_MODEL_ID,
-            backend=settings.EMBEDDING_BACKEND,  # type: ignore[arg-type]
-            batch_size=settings.EMBEDDING_BATCH_SIZE,
-            cache_dir=settings.cache_dir,
-        )
-    )
+    return SentenceEmbedder(EmbeddingConfig.from_settings(settings))
+
+
+def build_chunkers(settings: Settings, embedder: Any) -> dict[Any, Any]:
+    """One chunker per category, sized to the embedder's own tokenizer and sequence limit."""
+    from llm_engineering.application.preprocessing.chunking import Chunker, default_chunking_configs
+
+    configs = default_chunking_configs(embedder.max_seq_length, settings.CHUNK_OVERLAP_TOKENS)
+    return dict.fromkeys(configs, Chunker(embedder.tokenizer, configs))
