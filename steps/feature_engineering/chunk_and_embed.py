@@ -15,4 +15,7 @@ def chunk_and_embed(
     """Token-aware chunks of every cleaned document and their normalised embeddings."""
     settings = get_settings()
     embedder = bootstrap.build_embedder(settings)
-    return features.chunk_and_embed(cleaned, lambda: bootstrap.build_chunkers(settings, embedder), embedder)
+    chunks, embeddings = features.chunk_and_embed(
+        cleaned, lambda: bootstrap.build_chunkers(settings, embedder), embedder
+    )
+    return chunks, embeddings  # ZenML reads the number of outputs from this return statement
