@@ -13,7 +13,7 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="llm-twin-tests-"))
 os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ["ZENML_CONFIG_PATH"] = str(_SESSION_DIR / "zenml")
 os.environ["ZENML_LOGGING_VERBOSITY"] = "WARN"
-os.environ["AUTO_OPEN_DASHBOARD"] = "false"
+os.environ["ZENML_AUTO_OPEN_DASHBOARD"] = "false"
 os.environ["DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["SE_OFFLINE"] = "true"

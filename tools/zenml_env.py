@@ -12,4 +12,4 @@ def prepare_zenml(settings: Settings) -> None:
     os.environ.setdefault("ZENML_CONFIG_PATH", str(settings.DATA_DIR.resolve() / "zenml"))
     os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
     os.environ.setdefault("ZENML_ENABLE_RICH_TRACEBACK", "false")
-    os.environ.setdefault("AUTO_OPEN_DASHBOARD", "false")
+    os.environ.setdefault("ZENML_AUTO_OPEN_DASHBOARD", "false")
