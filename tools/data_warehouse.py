@@ -15,8 +15,9 @@ import typer
 from loguru import logger
 
 from llm_engineering.domain.documents import ALL_DOCUMENT_TYPES
-from llm_engineering.domain.exceptions import ConfigError, LLMTwinException
+from llm_engineering.domain.exceptions import ConfigError
 from llm_engineering.settings import get_settings
+from tools.cli import run_app
 
 app = typer.Typer(
     help="Export / import the data warehouse.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -74,11 +75,7 @@ def import_warehouse(directory: DirArg) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except LLMTwinException as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise SystemExit(1) from None
+    run_app(app)
 
 
 if __name__ == "__main__":

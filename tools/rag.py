@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from loguru import logger
 
-from llm_engineering.domain.exceptions import LLMTwinException
 from llm_engineering.settings import get_settings
+from tools.cli import run_app
 
 app = typer.Typer(help="Query the twin's knowledge.", no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -59,11 +59,7 @@ def retrieve(
 
 
 def main() -> None:
-    try:
-        app()
-    except (LLMTwinException, ValueError) as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise SystemExit(1) from None
+    run_app(app, also=(ValueError,))
 
 
 if __name__ == "__main__":

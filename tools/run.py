@@ -12,6 +12,7 @@ from loguru import logger
 from llm_engineering.domain.exceptions import LLMTwinException
 from llm_engineering.domain.run_configs import EtlRunConfig, FeatureRunConfig, RetrievalEvalRunConfig
 from llm_engineering.settings import Settings, get_settings
+from tools.cli import run_app
 from tools.configs import load_config, resolve_config_path
 from tools.zenml_env import prepare_zenml
 
@@ -177,11 +178,7 @@ def dashboard(
 
 
 def main() -> None:
-    try:
-        app()
-    except LLMTwinException as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise SystemExit(1) from None
+    run_app(app)
 
 
 if __name__ == "__main__":
