@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -98,36 +99,87 @@ def raise_if_interstitial(driver: WebDriver, link: str) -> None:
         )
 
 
+#: Counts the page's in-flight fetch/XHR requests, so "stopped growing" can mean "loads nothing".
+_INFLIGHT_HOOK_JS = """
+if (window.__twinInflight === undefined) {
+  window.__twinInflight = 0;
+  const done = () => { window.__twinInflight = Math.max(0, window.__twinInflight - 1); };
+  if (window.fetch) {
+    const fetch = window.fetch;
+    window.fetch = function (...args) {
+      window.__twinInflight++;
+      return fetch.apply(this, args).then(
+        (r) => { r.clone().arrayBuffer().finally(done); return r; },
+        (e) => { done(); throw e; });
+    };
+  }
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) {
+    window.__twinInflight++;
+    this.addEventListener("loadend", done);
+    return send.apply(this, args);
+  };
+}
+"""
+_STATE_JS = "return [document.body ? document.body.scrollHeight : 0, window.__twinInflight || 0];"
+
+
 def scroll_until_stable(
     driver: WebDriver,
     *,
     max_scrolls: int,
     timeout: float,
+    settle: float = 0.5,
     stop: Callable[[WebDriver], bool] | None = None,
 ) -> int:
     """Scroll to the bottom until the page stops growing; return how many scrolls made it grow.
 
-    After each scroll it waits for `document.body.scrollHeight` to change (no fixed sleeps), so a
-    page that loads fast costs little, and the page counts as complete once a scroll gives nothing
-    new within `timeout` seconds. `stop(driver)` ends it early (enough posts already loaded).
+    After each scroll it waits for `document.body.scrollHeight` to change, with no fixed sleeps.
+    The page counts as complete once a scroll gave nothing new while no fetch/XHR request was
+    in flight for `settle` seconds, or, whatever is in flight, after `timeout` seconds. So a
+    finished page costs `settle`, while a slow network still gets the whole `timeout`.
+    `stop(driver)` ends it early (enough posts already loaded).
     """
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    def height() -> int:
-        return int(driver.execute_script("return document.body ? document.body.scrollHeight : 0"))
-
+    driver.execute_script(_INFLIGHT_HOOK_JS)
     grown = 0
-    last = height()
+    last, _ = driver.execute_script(_STATE_JS)
     while grown < max_scrolls and not (stop is not None and stop(driver)):
         driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
         try:
-            last = WebDriverWait(driver, timeout, poll_frequency=0.05).until(_height_changed(height, last))
+            outcome = WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+                _grew_or_settled(last, settle)
+            )
         except TimeoutException:
             break
+        if outcome == "settled":
+            break
+        last = outcome
         grown += 1
     logger.debug("Scrolled {} time(s); page height {}", grown, last)
     return grown
+
+
+def _grew_or_settled(before: int, settle: float) -> Callable[[WebDriver], int | str | None]:
+    """A WebDriverWait condition: the new height once it grows, or "settled" once idle long enough."""
+    idle_since: list[float] = []
+
+    def check(driver: WebDriver) -> int | str | None:
+        height, inflight = driver.execute_script(_STATE_JS)
+        if int(height) != before:
+            return int(height)
+        now = time.monotonic()
+        if inflight:
+            idle_since.clear()
+        elif not idle_since:
+            idle_since.append(now)
+        elif now - idle_since[0] >= settle:
+            return "settled"
+        return None
+
+    return check
 
 
 def _first_line(exc: BaseException) -> str:
@@ -135,16 +187,6 @@ def _first_line(exc: BaseException) -> str:
     message = (getattr(exc, "msg", None) or str(exc)).strip()
     message = message.splitlines()[0] if message else type(exc).__name__
     return message.split("; For documentation on this error", 1)[0]
-
-
-def _height_changed(height: Callable[[], int], before: int) -> Callable[[object], int | None]:
-    """A WebDriverWait condition: the new height once it differs from `before`."""
-
-    def changed(_: object) -> int | None:
-        now = height()
-        return now if now != before else None
-
-    return changed
 
 
 @contextmanager

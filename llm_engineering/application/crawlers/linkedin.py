@@ -61,8 +61,10 @@ class LinkedInCrawler(BaseCrawler):
 
     name: ClassVar[str] = "linkedin"
     needs_browser: ClassVar[bool] = True
-    #: seconds a scroll may take to load more posts before the feed counts as complete
-    scroll_wait: ClassVar[float] = 3.0
+    #: at most this many seconds for a scroll to load more posts while requests are in flight
+    scroll_wait: ClassVar[float] = 10.0
+    #: seconds with nothing loading after a scroll that gave nothing new: the page is complete
+    scroll_settle: ClassVar[float] = 0.5
     #: seconds the login form may take to answer
     login_timeout: ClassVar[float] = 20.0
 
@@ -87,6 +89,7 @@ class LinkedInCrawler(BaseCrawler):
                 driver,
                 max_scrolls=self.context.settings.BROWSER_SCROLL_LIMIT,
                 timeout=float(options.get("scroll_wait", self.scroll_wait)),
+                settle=float(options.get("scroll_settle", self.scroll_settle)),
                 stop=None if max_posts is None else lambda d: d.execute_script(_COUNT_POSTS_JS) >= max_posts,
             )
             raw_posts: list[dict[str, Any]] = driver.execute_script(_POSTS_JS)

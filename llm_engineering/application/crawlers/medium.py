@@ -73,8 +73,10 @@ class MediumCrawler(BaseCrawler):
 
     name: ClassVar[str] = "medium"
     needs_browser: ClassVar[bool] = True
-    #: seconds a scroll may take to load more before the article counts as complete
-    scroll_wait: ClassVar[float] = 2.0
+    #: at most this many seconds for a scroll to load more while requests are still in flight
+    scroll_wait: ClassVar[float] = 10.0
+    #: seconds with nothing loading after a scroll that gave nothing new: the page is complete
+    scroll_settle: ClassVar[float] = 0.5
 
     def extract(self, link: str, user: UserDocument) -> list[ContentDocument]:
         if (handle := profile_handle(link)) is not None:
@@ -96,6 +98,7 @@ class MediumCrawler(BaseCrawler):
                 driver,
                 max_scrolls=self.context.settings.BROWSER_SCROLL_LIMIT,
                 timeout=float(self._options().get("scroll_wait", self.scroll_wait)),
+                settle=float(self._options().get("scroll_settle", self.scroll_settle)),
             )
             html, current_url = driver.page_source, driver.current_url
         content, canonical = extract_medium_article(html, current_url)
