@@ -88,6 +88,8 @@ class LoadReport(BaseModel):
     unchanged_skipped: int
     deleted: int
     skipped_bad: int
+    #: skipped documents that had chunks from an earlier run (removed now); the rest had none
+    skipped_removed: int = 0
 
     def metadata(self) -> dict[str, Any]:
         return self.model_dump()
@@ -95,7 +97,7 @@ class LoadReport(BaseModel):
     @property
     def changed(self) -> bool:
         """Whether readers have anything new to see (a no-op run publishes nothing)."""
-        return bool(self.chunks or self.deleted or self.skipped_bad or self.documents_per_category)
+        return bool(self.chunks or self.deleted or self.skipped_removed or self.documents_per_category)
 
 
 _DOC_TYPES: dict[DataCategory, type[ContentDocument]] = {
@@ -112,17 +114,20 @@ def plan_feature_run(
     *,
     full: bool = False,
 ) -> FeaturePlan:
-    """Compare the warehouse with the feature store and list the work; reads only."""
+    """Compare the warehouse with the feature store and list the work; reads only.
+
+    `full` with authors redoes only their documents: dropping the collections would lose the others'.
+    """
     authors = _resolve_authors(repository, author_full_names)
-    plan = FeaturePlan(full=full)
+    plan = FeaturePlan(full=full and not authors)
     for category, doc_type in _DOC_TYPES.items():
-        stored = {} if full else _stored_hashes(index, category, authors)
+        stored = {} if plan.full else _stored_hashes(index, category, authors)
         wanted = (
             [d for a in authors for d in repository.find(doc_type, author_id=a.id)]
             if authors
             else list(repository.iter_all(doc_type))
         )
-        fresh = [d for d in wanted if stored.get(str(d.id)) != d.content_hash]
+        fresh = [d for d in wanted if full or stored.get(str(d.id)) != d.content_hash]
         getattr(plan, category.value).extend(fresh)
         plan.unchanged[category] = len(wanted) - len(fresh)
         present = {str(d.id) for d in wanted}
@@ -250,11 +255,16 @@ def load_to_vector_db(
             )
     # Documents that became empty or unreadable are gone from the feature store too.
     skipped_ids = [s.document_id for s in cleaned.skipped]
-    deleted = 0
+    deleted = skipped_removed = 0
     for category in DataCategory:
         gone = plan.deleted.get(category, []) + skipped_ids
         if gone:
             if index.collection_exists(chunk_collection(category)):
+                if skipped_ids:  # a bad document met again has nothing stored: no change for readers
+                    had = index.scroll(
+                        chunk_collection(category), {"document_id": skipped_ids}, ["document_id"]
+                    )
+                    skipped_removed += len({payload["document_id"] for _, payload in had})
                 index.delete_where(chunk_collection(category), "document_id", gone)
             index.delete(cleaned_collection(category), gone)
         deleted += len(plan.deleted.get(category, []))
@@ -269,6 +279,7 @@ def load_to_vector_db(
         unchanged_skipped=sum(plan.unchanged.values()),
         deleted=deleted,
         skipped_bad=len(cleaned.skipped),
+        skipped_removed=skipped_removed,
     )
 
 
