@@ -207,11 +207,6 @@ def test_non_utf8_text_is_repaired_or_kept_readable(stores: Stores) -> None:
     assert "\ufffd\ufffd" not in kept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap in cleaning.garbage_ratio: it counts U+FFFD and C0/C1 controls only, and binary "
-    "decoded as latin-1 (a page served with charset=iso-8859-1) has ~25% of them, under the 0.3 threshold",
-)
 def test_binary_decoded_as_latin1_is_skipped(stores: Stores) -> None:
     ada = stores.user("Ada Test")
     stores.post(ada, "9002", GARBAGE.decode("latin-1"))
