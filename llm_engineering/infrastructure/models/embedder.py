@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
     from llm_engineering.settings import Settings
 
-Backend = Literal["torch", "onnx-int8"]
-BACKENDS: tuple[str, ...] = ("torch", "onnx-int8")
+Backend = Literal["torch", "torch-bf16", "onnx-int8"]
+BACKENDS: tuple[str, ...] = ("torch", "torch-bf16", "onnx-int8")
 #: bump when the export recipe changes: old cache folders are then ignored
 ONNX_RECIPE = "onnx-opset17-dynamic-qint8-per-channel-v1"
 #: show a progress bar from this many texts on (unless told otherwise)
@@ -179,7 +179,9 @@ def _load(config: EmbeddingConfig) -> _Encoder:
         assert config.cache_dir is not None
         folder = ensure_onnx_int8(model_id, config.cache_dir).folder
         return _OnnxEncoder(folder)
-    return _TorchEncoder(_load_sentence_transformer(model_id, config.device))
+    return _TorchEncoder(
+        _load_sentence_transformer(model_id, config.device), bf16=config.backend == "torch-bf16"
+    )
 
 
 def _load_sentence_transformer(model_id: str, device: str) -> Any:
@@ -201,20 +203,31 @@ def _dimension_of(model: Any) -> int:
 
 
 class _TorchEncoder:
-    def __init__(self, model: Any) -> None:
+    """sentence-transformers; with `bf16`, matrix products run in bfloat16 under autocast.
+
+    On CPUs with AMX or AVX-512 BF16 (Sapphire Rapids and newer) that is about twice as fast as
+    fp32 at a cosine of ~0.999 to it; on older CPUs it can be slower, hence opt-in.
+    """
+
+    def __init__(self, model: Any, *, bf16: bool = False) -> None:
         self.model = model
+        self.bf16 = bf16
         self.dimension = _dimension_of(model)
         self.max_seq_length = int(model.max_seq_length)
         self.tokenizer = model.tokenizer
 
     def encode(self, texts: list[str], batch_size: int, show_progress_bar: bool) -> np.ndarray:
-        return self.model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress_bar,
-        )
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            vectors = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_tensor=True,
+                show_progress_bar=show_progress_bar,
+            )
+        return vectors.float().cpu().numpy()
 
 
 # --- ONNX int8 --------------------------------------------------------------------------------

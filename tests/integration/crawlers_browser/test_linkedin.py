@@ -137,9 +137,7 @@ def test_max_posts_stops_scrolling_early(
 ) -> None:
     linkedin_site.clear()
 
-    posts = LinkedInCrawler(make_context(options={"linkedin": {"max_posts": 7}})).extract(
-        PROFILE, user
-    )
+    posts = LinkedInCrawler(make_context(options={"linkedin": {"max_posts": 7}})).extract(PROFILE, user)
 
     assert [p.post_id for p in posts] == EXPECTED_IDS[:7]
     fetched = [p for p in linkedin_site.paths() if p.startswith("/voyager/activity/jane")]

@@ -107,3 +107,14 @@ def test_onnx_int8_matches_torch_and_is_built_once(embedder, corpus_chunks, tmp_
     assert (folder / "model.int8.onnx").stat().st_mtime_ns == stamp, "the export was rebuilt"
     assert [p.name for p in (cache / "onnx").iterdir()] == [folder.name], "a staging folder was left behind"
     assert np.allclose(again.embed(texts), quantised, atol=1e-6)  # same batches, same int8 scales
+
+
+def test_torch_bf16_matches_fp32(embedder, corpus_chunks):
+    """bf16 autocast keeps the embeddings: cosine to fp32 >= 0.999, still unit length."""
+    texts = [chunk.content for chunk in corpus_chunks[:48]]
+    bf16 = SentenceEmbedder(EmbeddingConfig(backend="torch-bf16"))
+    reference = embedder.embed(texts, show_progress_bar=False)
+    fast = bf16.embed(texts, show_progress_bar=False)
+    assert fast.dtype == np.float32 and fast.shape == reference.shape
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-3)
+    assert float((reference * fast).sum(axis=1).min()) >= 0.999
