@@ -393,12 +393,7 @@ class ReferenceCrawl:
 
     def git(self, link: str, user: UserDocument) -> list[ContentDocument]:
         """A full `git clone` (every commit), then the same file filter as ours."""
-        from llm_engineering.application.crawlers.github import (
-            repository_name,
-            repository_platform,
-            strip_credentials,
-        )
-        from llm_engineering.domain.documents import RepositoryDocument
+        from llm_engineering.application.crawlers.github import repository_document
 
         workdir = Path(tempfile.mkdtemp(prefix="bench-etl-clone-"))
         try:
@@ -410,16 +405,7 @@ class ReferenceCrawl:
             files = self._git._read_text_files(workdir / "repo")
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        return [
-            RepositoryDocument(
-                name=repository_name(link),
-                link=strip_credentials(link),
-                platform=repository_platform(link),
-                content=files,
-                author_id=user.id,
-                author_full_name=user.full_name,
-            )
-        ]
+        return [repository_document(link, files, user)]
 
 
 def run_reference(world: World, data_dir: Path) -> RunResult:

@@ -176,17 +176,7 @@ class GitCrawler(BaseCrawler):
                 f"{strip_credentials(link)} holds no text files (empty, or only binaries): "
                 "nothing to learn from",
             )
-        return [
-            RepositoryDocument(
-                name=repository_name(link),
-                # The link as given, minus any `user:token@` (a token must not land in the warehouse).
-                link=strip_credentials(link),
-                platform=repository_platform(link),
-                content=files,
-                author_id=user.id,
-                author_full_name=user.full_name,
-            )
-        ]
+        return [repository_document(link, files, user)]
 
     def _clone(self, link: str, destination: Path) -> None:
         timeout = self.context.settings.GIT_CLONE_TIMEOUT
@@ -368,3 +358,16 @@ def _git_error_line(stderr: str) -> str:
     if fatal:
         return " / ".join(fatal)
     return lines[-1] if lines else "no error output"
+
+
+def repository_document(link: str, files: dict[str, str], user: UserDocument) -> RepositoryDocument:
+    """The warehouse document of a repository's text files."""
+    return RepositoryDocument(
+        name=repository_name(link),
+        # The link as given, minus any `user:token@` (a token must not land in the warehouse).
+        link=strip_credentials(link),
+        platform=repository_platform(link),
+        content=files,
+        author_id=user.id,
+        author_full_name=user.full_name,
+    )
