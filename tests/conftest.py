@@ -18,6 +18,9 @@ os.environ["DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["SE_OFFLINE"] = "true"
 os.environ["SE_AVOID_STATS"] = "true"
+# Every test server is on this machine: never send their requests to a proxy from the environment.
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = ",".join(filter(None, ["127.0.0.1,localhost,::1", os.environ.get(_name, "")]))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
