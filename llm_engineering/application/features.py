@@ -24,6 +24,7 @@ from llm_engineering.domain.documents import (
     RepositoryDocument,
     UserDocument,
 )
+from llm_engineering.domain.exceptions import ConfigError, LLMTwinException
 from llm_engineering.domain.features import Chunk, CleanedDocument, SparseVector
 from llm_engineering.domain.types import DataCategory
 
@@ -90,6 +91,8 @@ class LoadReport(BaseModel):
     skipped_bad: int
     #: skipped documents that had chunks from an earlier run (removed now); the rest had none
     skipped_removed: int = 0
+    #: the run rebuilt the store from scratch: readers must switch even if nothing else changed
+    rebuilt: bool = False
 
     def metadata(self) -> dict[str, Any]:
         return self.model_dump()
@@ -97,7 +100,9 @@ class LoadReport(BaseModel):
     @property
     def changed(self) -> bool:
         """Whether readers have anything new to see (a no-op run publishes nothing)."""
-        return bool(self.chunks or self.deleted or self.skipped_removed or self.documents_per_category)
+        return bool(
+            self.rebuilt or self.chunks or self.deleted or self.skipped_removed or self.documents_per_category
+        )
 
 
 _DOC_TYPES: dict[DataCategory, type[ContentDocument]] = {
@@ -146,8 +151,6 @@ def _resolve_authors(repository: DocumentRepository, names: Sequence[str]) -> li
     for name in names:
         user = repository.find_user(name)
         if user is None:
-            from llm_engineering.domain.exceptions import ConfigError
-
             raise ConfigError(
                 f"author {name!r} is not in the warehouse: run the ETL for them or fix the name"
             )
@@ -169,7 +172,6 @@ def _stored_hashes(index: VectorIndex, category: DataCategory, authors: list[Use
 def clean_documents(documents: Iterable[ContentDocument]) -> CleanedBatch:
     """Clean each document; one that is empty or unreadable is skipped with its reason."""
     from llm_engineering.application.preprocessing.cleaning import clean_document
-    from llm_engineering.domain.exceptions import LLMTwinException
 
     batch = CleanedBatch()
     for doc in documents:
@@ -280,6 +282,7 @@ def load_to_vector_db(
         deleted=deleted,
         skipped_bad=len(cleaned.skipped),
         skipped_removed=skipped_removed,
+        rebuilt=plan.full,
     )
 
 

@@ -19,7 +19,7 @@ def load_to_vector_db(
     settings = get_settings()
     with bootstrap.vector_index(settings, mode="writer") as index:
         report = features.load_to_vector_db(index, plan, cleaned, chunks, embeddings)
-        if report.changed or plan.full:  # a rebuild always replaces what readers see
+        if report.changed:
             index.publish()
     log_metadata(metadata=report.metadata())
     return report
