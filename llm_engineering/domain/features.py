@@ -13,6 +13,9 @@ from llm_engineering.domain.types import DataCategory
 CHUNK_NAMESPACE = uuid.UUID("8d0f5c62-5d3c-4c3b-9a64-0b7f0e7c2d11")
 
 
+_PROVENANCE = {"category", "platform", "link", "author_id", "author_full_name", "source_hash"}
+
+
 class CleanedDocument(BaseModel):
     """A warehouse document reduced to the text that carries meaning, with its provenance."""
 
@@ -26,6 +29,10 @@ class CleanedDocument(BaseModel):
     content: str
     #: content hash of the *source* warehouse document: decides incremental re-runs
     source_hash: str
+
+    def provenance(self) -> dict[str, Any]:
+        """What each of its chunks carries about where it came from."""
+        return self.model_dump(include=_PROVENANCE)
 
 
 class Chunk(BaseModel):

@@ -250,12 +250,7 @@ class Chunker:
                     start_char=start,
                     end_char=end,
                     token_count=count,
-                    category=doc.category,
-                    platform=doc.platform,
-                    link=doc.link,
-                    author_id=doc.author_id,
-                    author_full_name=doc.author_full_name,
-                    source_hash=doc.source_hash,
+                    **doc.provenance(),
                 )
             )
         return chunks
