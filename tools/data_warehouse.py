@@ -7,17 +7,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from loguru import logger
 
 from llm_engineering.domain.documents import ALL_DOCUMENT_TYPES
 from llm_engineering.domain.exceptions import ConfigError
 from llm_engineering.settings import get_settings
-from tools.cli import run_app
+from tools.cli import configure_logging, run_app
 
 app = typer.Typer(
     help="Export / import the data warehouse.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -28,8 +26,7 @@ DirArg = Annotated[Path, typer.Argument(help="Folder of <Collection>Document.jso
 def _connect():
     from llm_engineering import bootstrap
 
-    logger.remove()
-    logger.add(sys.stderr, level=get_settings().LOG_LEVEL.upper())
+    configure_logging()
     return bootstrap.connect_warehouse(get_settings())
 
 

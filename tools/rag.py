@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated
 
 import typer
-from loguru import logger
 
 from llm_engineering.settings import get_settings
-from tools.cli import run_app
+from tools.cli import configure_logging, run_app
 
 app = typer.Typer(help="Query the twin's knowledge.", no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -33,8 +31,7 @@ def retrieve(
     from llm_engineering.application.rag.retriever import ContextRetriever
 
     settings = get_settings()
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")
+    configure_logging("WARNING")
     with bootstrap.vector_index(settings, mode="reader") as index:
         retriever = ContextRetriever(
             index, bootstrap.build_embedder(settings), mode="hybrid" if hybrid else "dense"

@@ -1,114 +1,111 @@
-"""LLM Twin's command line: `python -m tools.run --help`."""
+"""LLM Twin's command line: `python -m tools.run --help`.
+
+Every pipeline is one row of `PIPELINES`; its command validates the YAML, runs the pipeline and
+reports a failed step in one line. The other commands inspect the stores.
+"""
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from loguru import logger
 
-from llm_engineering.domain.exceptions import LLMTwinException
 from llm_engineering.domain.run_configs import EtlRunConfig, FeatureRunConfig, RetrievalEvalRunConfig
-from llm_engineering.settings import Settings, get_settings
-from tools.cli import run_app
-from tools.configs import load_config, resolve_config_path
+from llm_engineering.settings import get_settings
+from tools.cli import configure_logging, run_app
+from tools.pipelines import PipelineSpec, run_pipeline
 from tools.zenml_env import prepare_zenml
 
 app = typer.Typer(help="LLM Twin pipelines.", no_args_is_help=True, pretty_exceptions_enable=False)
 
-SAMPLE_ETL_CONFIG = Path("configs/digital_data_etl_sample.yaml")
-FEATURE_CONFIG = Path("configs/feature_engineering.yaml")
-EVAL_CONFIG = Path("configs/retrieval_evaluation.yaml")
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The run's YAML config.")]
-CacheOption = Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached step outputs.")]
+
+def _print_retrieval_eval(run: Any) -> None:
+    reports = run.steps["evaluate_retrieval"].outputs["retrieval_eval"][0].load()
+    for report in reports:
+        typer.echo(f"{get_settings().EMBEDDING_BACKEND}/{report.mode}: {report.metrics()}")
 
 
-def _setup(settings: Settings) -> None:
-    logger.remove()
-    logger.add(
-        sys.stderr, level=settings.LOG_LEVEL.upper(), format="{time:HH:mm:ss} | {level: <7} | {message}"
-    )
-    prepare_zenml(settings)
-
-
-def _run_pipeline(pipeline: Any, config: Path, cache: bool, overrides: dict[str, Any] | None = None) -> Any:
-    config = resolve_config_path(config)
-    if overrides:  # ZenML rejects a parameter given both in YAML and in code: write a patched copy
-        import tempfile
-
-        import yaml
-
-        raw = yaml.safe_load(config.read_text(encoding="utf-8"))
-        raw.setdefault("parameters", {}).update(overrides)
-        patched = Path(tempfile.mkdtemp(prefix="llm-twin-config-")) / config.name
-        patched.write_text(yaml.safe_dump(raw), encoding="utf-8")
-        config = patched
-    options: dict[str, Any] = {"config_path": str(config)}
-    if not cache:
-        options["enable_cache"] = False
-    try:
-        return pipeline.with_options(**options)()
-    except RuntimeError as exc:  # ZenML reports a failed step as a RuntimeError: name the cause
-        raise PipelineFailed(f"{pipeline.name} failed: {_failed_step_reason(pipeline.name) or exc}") from None
-
-
-class PipelineFailed(LLMTwinException):
-    """A pipeline run ended in a failed step."""
-
-
-def _failed_step_reason(pipeline_name: str) -> str | None:
-    from zenml.client import Client
-
-    runs = Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created", size=1).items
-    if not runs:
-        return None
-    for name, step_run in Client().get_pipeline_run(runs[0].id).steps.items():
-        info = step_run.exception_info
-        if step_run.status == "failed" and info is not None:
-            return f"step {name}: {info.message.strip().splitlines()[-1]}"
-    return None
-
-
-@app.command()
-def etl(config: ConfigOption = SAMPLE_ETL_CONFIG, cache: CacheOption = False) -> None:
-    """Crawl a person's links and exports into the data warehouse."""
-    settings = get_settings()
-    _setup(settings)
-    load_config(config, EtlRunConfig)  # fail on a bad config before ZenML starts
-    from pipelines.digital_data_etl import digital_data_etl
-
-    _run_pipeline(digital_data_etl, config, cache)
+def _print_summary(_run: Any) -> None:
     summary()
 
 
-@app.command()
-def features(
-    config: ConfigOption = FEATURE_CONFIG,
-    full: Annotated[bool, typer.Option("--full", help="Rebuild the feature store from scratch.")] = False,
-) -> None:
-    """Clean, chunk and embed the warehouse into the vector DB (only what changed)."""
+PIPELINES: list[PipelineSpec] = [
+    PipelineSpec(
+        command="etl",
+        pipeline="pipelines.digital_data_etl:digital_data_etl",
+        config_model=EtlRunConfig,
+        default_config="configs/digital_data_etl_sample.yaml",
+        help="Crawl a person's links and exports into the data warehouse.",
+        after=_print_summary,
+    ),
+    PipelineSpec(
+        command="features",
+        pipeline="pipelines.feature_engineering:feature_engineering",
+        config_model=FeatureRunConfig,
+        default_config="configs/feature_engineering.yaml",
+        help="Clean, chunk and embed the warehouse into the vector DB (only what changed).",
+        flags={"full": "Rebuild the feature store from scratch."},
+    ),
+    PipelineSpec(
+        command="retrieval-eval",
+        pipeline="pipelines.retrieval_evaluation:retrieval_evaluation",
+        config_model=RetrievalEvalRunConfig,
+        default_config="configs/retrieval_evaluation.yaml",
+        help="hit@k, recall@k and MRR@10 of retrieval on a labelled query set (ZenML metadata).",
+        after=_print_retrieval_eval,
+    ),
+]
+
+
+def prepare_run() -> None:
+    """What every command that runs a pipeline needs first: logging, and ZenML on its local store."""
     settings = get_settings()
-    _setup(settings)
-    load_config(config, FeatureRunConfig)
-    from pipelines.feature_engineering import feature_engineering
-
-    _run_pipeline(feature_engineering, config, cache=False, overrides={"full": True} if full else None)
+    configure_logging(settings.LOG_LEVEL)
+    prepare_zenml(settings)
 
 
-@app.command("retrieval-eval")
-def retrieval_eval(config: ConfigOption = EVAL_CONFIG) -> None:
-    """hit@k, recall@k and MRR@10 of retrieval on a labelled query set (ZenML metadata)."""
-    settings = get_settings()
-    _setup(settings)
-    load_config(config, RetrievalEvalRunConfig)
-    from pipelines.retrieval_evaluation import retrieval_evaluation
+def _pipeline_command(spec: PipelineSpec) -> Any:
+    def command(config: Path, cache: bool, **flags: bool) -> Any:
+        prepare_run()
+        overrides = {name: True for name, on in flags.items() if on}
+        return run_pipeline(spec, config, cache=cache, overrides=overrides)
 
-    run = _run_pipeline(retrieval_evaluation, config, cache=False)
-    reports = run.steps["evaluate_retrieval"].outputs["retrieval_eval"][0].load()
-    for report in reports:
-        typer.echo(f"{settings.EMBEDDING_BACKEND}/{report.mode}: {report.metrics()}")
+    parameters = [
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Path(spec.default_config),
+            annotation=Annotated[Path, typer.Option("--config", "-c", help="The run's YAML config.")],
+        ),
+        inspect.Parameter(
+            "cache",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=False,
+            annotation=Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached step outputs.")],
+        ),
+        *(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=False,
+                annotation=Annotated[bool, typer.Option(f"--{name.replace('_', '-')}", help=text)],
+            )
+            for name, text in spec.flags.items()
+        ),
+    ]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__doc__ = spec.help
+    command.__name__ = spec.command.replace("-", "_")
+    return command
+
+
+def pipeline_command(name: str) -> Any:
+    """The command function of pipeline `name`, callable from Python with keyword arguments."""
+    spec = next(spec for spec in PIPELINES if spec.command == name)
+    return _pipeline_command(spec)
 
 
 @app.command()
@@ -137,8 +134,8 @@ def summary() -> None:
 @app.command()
 def demo() -> None:
     """Run the whole demo on the bundled sample person and the embedded stores."""
-    etl(SAMPLE_ETL_CONFIG, cache=False)
-    features(FEATURE_CONFIG, full=False)
+    pipeline_command("etl")(config=Path("configs/digital_data_etl_sample.yaml"), cache=False)
+    pipeline_command("features")(config=Path("configs/feature_engineering.yaml"), cache=False, full=False)
     vector_summary()
 
 
@@ -166,7 +163,7 @@ def dashboard(
     """Start (or stop) ZenML's local dashboard on 127.0.0.1:8237."""
     import subprocess
 
-    _setup(get_settings())
+    prepare_run()
     zenml = [str(Path(sys.executable).with_name("zenml"))]
     if stop:
         subprocess.run([*zenml, "logout", "--local"], check=True)
@@ -175,6 +172,11 @@ def dashboard(
     typer.echo(
         "Dashboard: http://127.0.0.1:8237/projects/default/runs  (stop: poetry poe zenml-dashboard-stop)"
     )
+
+
+# --- registration: pipelines from the table, then sub-apps of other areas --------------------------
+for _spec in PIPELINES:
+    app.command(_spec.command, help=_spec.help)(_pipeline_command(_spec))
 
 
 def main() -> None:
