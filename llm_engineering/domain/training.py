@@ -8,10 +8,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_engineering.domain.exceptions import LLMTwinException
+
 #: The ZenML Model (Model Control Plane) every trained twin is a version of.
 TWIN_MODEL_NAME = "twin"
 #: The stage the inference service serves.
 PRODUCTION_STAGE = "production"
+
+
+class ModelVersionNotFound(LLMTwinException):
+    """A registry version asked for by name does not exist."""
+
+
+class RegistryError(LLMTwinException):
+    """The model registry cannot do what was asked (bad weights folder, bad stage, clash)."""
+
+
+class EvaluationError(LLMTwinException):
+    """An evaluation cannot run (no test data, a model folder missing, nothing to compare)."""
 
 
 def _now() -> datetime:
