@@ -178,6 +178,10 @@ def dashboard(
 for _spec in PIPELINES:
     app.command(_spec.command, help=_spec.help)(_pipeline_command(_spec))
 
+from tools.models import app as models_app  # noqa: E402  (model registry, training issue)
+
+app.add_typer(models_app, name="models")
+
 
 def main() -> None:
     run_app(app)
