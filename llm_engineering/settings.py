@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     EMBEDDING_BATCH_SIZE: int = Field(32, ge=1)
     CHUNK_OVERLAP_TOKENS: int = Field(32, ge=0)
 
+    # --- Datasets (training issue, item 1) -----------------------------------------------------
+    #: Tokenizer that sizes passages (answers): a transformers folder, a `.gguf` file or a Hub id;
+    #: empty means the base model's, SmolLM2-135M-Instruct (the GGUF set-up puts in .tools/models).
+    DATASETS_TOKENIZER: str = ""
+    #: Hub dataset repo (name or owner/name) that `datasets export` pushes to when
+    #: HUGGINGFACE_ACCESS_TOKEN is set: `<repo>-instruct` and `<repo>-preference`.
+    DATASETS_HUB_REPO: str = "llm-twin"
+
     # --- Logging ----------------------------------------------------------------------------
     LOG_LEVEL: str = "INFO"
 

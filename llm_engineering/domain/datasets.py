@@ -7,11 +7,16 @@ are split by source document, so no text of a test document is ever seen in trai
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llm_engineering.domain.exceptions import LLMTwinException
 from llm_engineering.domain.types import DataCategory
+
+
+class DatasetError(LLMTwinException):
+    """Datasets cannot be built or found; the message says which input is wrong and what to do."""
 
 
 class DatasetKind(StrEnum):
@@ -130,3 +135,45 @@ class InstructDatasets(DatasetSplits[InstructSample]):
 
 class PreferenceDatasets(DatasetSplits[PreferenceSample]):
     """The `preference_datasets` artifact."""
+
+
+class DatasetGenerationConfig(BaseModel):
+    """How `generate_datasets` builds its samples (the `generation:` block of its YAML)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: "template" (offline: title, headings, category, platform) or "llm" (the configured LLMClient)
+    instruction_writer: Literal["template", "llm"] = "template"
+    seed: int = 42
+    #: share of each author's documents held out for the test split
+    test_size: float = Field(0.1, ge=0.0, lt=1.0)
+    #: answers shorter than this (tokens of the base model's tokenizer) are dropped
+    min_answer_tokens: int = Field(32, ge=1)
+    #: passages are packed up to this size; longer answers are dropped
+    max_answer_tokens: int = Field(400, ge=16)
+    #: MinHash-estimated Jaccard similarity (word 3-shingles) above which an answer is a near-duplicate
+    dedup_threshold: float = Field(0.8, gt=0.0, le=1.0)
+    #: share of an answer's characters in fenced code above which it is "code only" (not for repositories)
+    max_code_share: float = Field(0.8, gt=0.0, le=1.0)
+    #: share of boilerplate lines (subscribe, share, image credits, bare links) above which it is dropped
+    max_boilerplate_share: float = Field(0.6, gt=0.0, le=1.0)
+    #: preference: cap the samples given to the base model (seeded pick; None keeps all)
+    max_train_samples: int | None = Field(None, ge=1)
+    max_test_samples: int | None = Field(None, ge=1)
+    #: preference: tokens the base model may write for a rejected answer
+    rejected_max_tokens: int = Field(256, ge=8)
+    #: preference: 0 is greedy
+    rejected_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    #: preference: Jaccard similarity (word 3-shingles) of chosen and rejected above which the pair is dropped
+    near_identical_threshold: float = Field(0.8, gt=0.0, le=1.0)
+    #: requests in flight at once to the LLM (a local adapter batches concurrent requests)
+    llm_concurrency: int = Field(8, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> DatasetGenerationConfig:
+        if self.min_answer_tokens >= self.max_answer_tokens:
+            raise ValueError(
+                f"min_answer_tokens ({self.min_answer_tokens}) must be below max_answer_tokens "
+                f"({self.max_answer_tokens})"
+            )
+        return self
