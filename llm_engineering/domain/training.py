@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llm_engineering.domain.exceptions import LLMTwinException
 
@@ -129,3 +129,49 @@ class EvaluationReport(BaseModel):
         for model in data["models"].values():
             model.pop("name", None)
         return data
+
+
+class EvaluationConfig(BaseModel):
+    """What `run-evaluation` measures and how much of it (CPU time scales with the caps)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: the registry version to evaluate; None means the latest registered one
+    version: str | None = None
+    #: which models to evaluate: any of base, sft, dpo (missing folders are an error)
+    models: list[str] = Field(default_factory=lambda: ["base", "sft", "dpo"], min_length=1)
+    #: explicit folders per model label, over what the version's card says
+    model_paths: dict[str, str] = Field(default_factory=dict)
+    #: test answers scored for perplexity (0 = every test answer)
+    max_perplexity_samples: int = Field(64, ge=0)
+    #: test instructions answered by each model (0 = no generation: perplexity only)
+    max_generated: int = Field(16, ge=0)
+    max_new_tokens: int = Field(128, ge=1, le=4096)
+    batch_size: int = Field(8, ge=1)
+    #: tokens of prompt + answer scored for perplexity (longer answers are cut)
+    max_length: int = Field(512, ge=32)
+    #: "auto": CUDA when present, else the CPU (fp32: bf16 slows generation on CPU)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: training answers per author whose embeddings make the author's centroid
+    attribution_train_cap: int = Field(200, ge=1)
+    #: ask the configured judge (JUDGE_MODEL); skipped, with the reason, when none is
+    judge: bool = True
+    max_judged: int = Field(16, ge=0)
+    #: evaluate the current production version on the same test split, to decide promotion
+    compare_with_production: bool = True
+    promote: bool = True
+    #: promotion allows the style similarity to drop by at most this much
+    style_tolerance: float = Field(0.0, ge=0.0, le=1.0)
+    seed: int = 42
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, models: list[str]) -> list[str]:
+        unknown = sorted(set(models) - set(EVALUATED_MODELS))
+        if unknown:
+            raise ValueError(f"has unknown models {unknown}; use any of {list(EVALUATED_MODELS)}")
+        return list(dict.fromkeys(models))
+
+
+#: the models an evaluation compares (plus "production" when it is another version)
+EVALUATED_MODELS = ("base", "sft", "dpo")

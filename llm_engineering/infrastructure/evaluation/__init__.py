@@ -1,0 +1,1 @@
+"""Adapters the evaluation uses: transformers models under evaluation, the OpenAI-compatible judge."""
