@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from llm_engineering.domain.documents import ContentDocument, UserDocument, WarehouseDocument
+from llm_engineering.domain.features import RetrievalHit
 from llm_engineering.domain.types import SaveOutcome
 
 D = TypeVar("D", bound=WarehouseDocument)
@@ -109,3 +110,15 @@ class VectorIndex(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# --- RAG (inference issue: answers with sources) ------------------------------------------------
+
+
+class Reranker(Protocol):
+    """Reorders retrieved chunks by relevance to the query, best first (scores replaced)."""
+
+    #: "none", "cross-encoder", "llm"
+    name: str
+
+    def rerank(self, query: str, hits: Sequence[RetrievalHit]) -> list[RetrievalHit]: ...

@@ -72,3 +72,30 @@ class DocumentNotFound(LLMTwinException):
 
 class ConfigError(LLMTwinException):
     """A config file or setting is invalid; the message names it and says how to fix it."""
+
+
+# --- inference: RAG and the service -------------------------------------------------------------
+
+
+class InvalidRequest(LLMTwinException):
+    """A question or chat request the twin cannot take; `param` names the offending field."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class PromptTooLong(InvalidRequest):
+    """The conversation alone does not fit the model's context window with room for the answer."""
+
+
+class ServiceBusy(LLMTwinException):
+    """Every generation slot and queue place is taken: retry later."""
+
+
+class ModelNotFound(InvalidRequest):
+    """A request names a model this service does not serve."""
+
+
+class ServiceNotReady(LLMTwinException):
+    """The service is still loading its models and stores (or failed to): /health says which."""
