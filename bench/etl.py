@@ -330,7 +330,7 @@ class ReferenceCrawl:
         from llm_engineering.application.crawlers.base import CrawlContext
         from llm_engineering.application.crawlers.custom_article import CustomArticleCrawler
         from llm_engineering.application.crawlers.github import GitCrawler
-        from llm_engineering.application.crawlers.politeness import DomainLimiter
+        from llm_engineering.infrastructure.http.politeness import DomainLimiter
 
         self.settings = settings
         self.world = world
@@ -349,8 +349,8 @@ class ReferenceCrawl:
 
     def medium(self, link: str, user: UserDocument) -> list[ContentDocument]:
         """A new Chrome for this one link (the reference built its crawler, and Chrome, per link)."""
+        from llm_engineering.application.crawlers.base import article_document
         from llm_engineering.application.crawlers.medium import extract_medium_article
-        from llm_engineering.domain.documents import ArticleDocument
         from llm_engineering.infrastructure.browser.chrome import ChromeBrowserProvider
 
         browsers = ChromeBrowserProvider(self.settings)
@@ -362,21 +362,13 @@ class ReferenceCrawl:
         finally:
             browsers.close_all()
         content, canonical = extract_medium_article(html, url)
-        return [
-            ArticleDocument(
-                content=content,
-                platform="medium",
-                link=canonical,
-                author_id=user.id,
-                author_full_name=user.full_name,
-            )
-        ]
+        return [article_document(canonical, content, "medium", user)]
 
     def blog(self, link: str, user: UserDocument) -> list[ContentDocument]:
         """One GET with a client of its own (the reference's loader opened a session per link)."""
         import httpx
 
-        from llm_engineering.application.crawlers.http import FetchedPage
+        from llm_engineering.infrastructure.http.fetcher import FetchedPage
         from tests.integration.crawlers_http.servers import HostRewriteTransport
 
         with httpx.Client(

@@ -38,9 +38,9 @@ def crawl_services(
     transport: Any = None,
 ) -> Iterator[CrawlServices]:
     """Everything a crawl run needs, closed afterwards (HTTP client, browsers, warehouse)."""
-    from llm_engineering.application.crawlers.http import HttpFetcher
-    from llm_engineering.application.crawlers.politeness import DomainLimiter
     from llm_engineering.infrastructure.browser.chrome import ChromeBrowserProvider
+    from llm_engineering.infrastructure.http.fetcher import HttpFetcher
+    from llm_engineering.infrastructure.http.politeness import DomainLimiter
 
     limiter = DomainLimiter(settings.CRAWL_PER_DOMAIN_CONCURRENCY, settings.CRAWL_DOMAIN_DELAY)
     http = HttpFetcher(settings, limiter, transport=transport)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -110,6 +111,120 @@ class VectorIndex(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# --- crawling -----------------------------------------------------------------------------------
+
+#: media types of a web page: what `Fetcher.get` accepts unless told otherwise
+HTML_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml")
+
+
+class WebPage(Protocol):
+    """A fetched response: the URL it finally came from (after redirects) and its body."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Lower-cased header names."""
+        ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased ("" when the server sent none)."""
+        ...
+
+    @property
+    def text(self) -> str:
+        """The body decoded as a browser would (declared charset, meta tag, else detected)."""
+        ...
+
+
+class Fetcher(Protocol):
+    """The one web client of a crawl: robots.txt, per-domain politeness, size cap and retries."""
+
+    def get(self, url: str, *, accept: tuple[str, ...] | None = HTML_TYPES) -> WebPage:
+        """GET `url` (`accept`: the media types wanted, None for any) or raise `CrawlError`."""
+        ...
+
+
+class Limiter(Protocol):
+    """Per-domain politeness shared by every request of a run, fetched or browsed."""
+
+    def slot(self, domain: str) -> AbstractContextManager[None]:
+        """Block until a request to `domain` may start; hold the slot while the block runs."""
+        ...
+
+
+class Page(Protocol):
+    """One browser tab, as a site crawler sees it: selectors in, HTML out.
+
+    Browser failures inside `BrowserProvider.page(...)` become `CrawlError`s there; these methods
+    report "not found" or "did not happen" as return values, never as browser exceptions.
+    """
+
+    @property
+    def url(self) -> str:
+        """The URL the tab shows now (after redirects)."""
+        ...
+
+    @property
+    def session_id(self) -> str:
+        """Identifies the browser behind the tab (cookies, logins) for as long as it lives."""
+        ...
+
+    def open(self, url: str) -> None:
+        """Load `url`; raise `CrawlError(BOT_CHECK)` when a challenge or error page came instead."""
+        ...
+
+    def ensure_content(self, link: str) -> None:
+        """Raise `CrawlError(BOT_CHECK)` naming `link` when the current page is a challenge page."""
+        ...
+
+    def wait_for(self, selector: str, timeout: float) -> bool:
+        """Wait until `selector` matches an element; False when it did not within `timeout` s."""
+        ...
+
+    def count(self, selector: str) -> int:
+        """How many elements match the CSS `selector` now."""
+        ...
+
+    def type(self, selector: str, text: str, *, secret: bool = False) -> None:
+        """Replace the text of the field `selector` with `text`; a `secret` never reaches a log."""
+        ...
+
+    def click(self, selector: str, *, navigation_timeout: float | None = None) -> bool:
+        """Click `selector`; with `navigation_timeout`, False when no new page loaded in time."""
+        ...
+
+    def scroll_to_end(
+        self, *, max_scrolls: int, timeout: float, settle: float, stop: Callable[[], bool] | None = None
+    ) -> int:
+        """Scroll until the page stops growing (nothing loading for `settle` s); return the growths.
+
+        `timeout` bounds the wait for one scroll; `stop()` ends it early (enough loaded).
+        """
+        ...
+
+    def source(self) -> str:
+        """The current DOM as HTML (what scripts added included)."""
+        ...
+
+
+class BrowserProvider(Protocol):
+    """Browsers for crawlers; each worker thread gets its own, created on first use and reused."""
+
+    def page(self, link: str) -> AbstractContextManager[Page]:
+        """The calling thread's tab for crawling `link`; browser failures in the block become
+        one-line `CrawlError`s naming `link`, and a browser that broke is replaced."""
+        ...
 
 
 # --- RAG (inference issue: answers with sources) ------------------------------------------------

@@ -123,11 +123,3 @@ CONTENT_DOCUMENT_TYPES: tuple[type[ContentDocument], ...] = (
     RepositoryDocument,
 )
 ALL_DOCUMENT_TYPES: tuple[type[WarehouseDocument], ...] = (UserDocument, *CONTENT_DOCUMENT_TYPES)
-
-
-def document_type_for(collection_or_class_name: str) -> type[WarehouseDocument]:
-    """Find a document class by collection ("articles") or class name ("ArticleDocument")."""
-    for doc_type in ALL_DOCUMENT_TYPES:
-        if collection_or_class_name in (doc_type.collection, doc_type.__name__):
-            return doc_type
-    raise KeyError(collection_or_class_name)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.application.crawlers.base import BaseCrawler, CrawlContext
+from llm_engineering.application.crawlers.base import BaseCrawler, CrawlContext, CrawlerOptions
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawling import PoolSizes, crawl, unique_targets
 from llm_engineering.application.etl import CrawlFailed, check_report
@@ -22,10 +22,16 @@ ACTIVE = {"now": 0, "peak": 0}
 _lock = threading.Lock()
 
 
+class EchoOptions(CrawlerOptions):
+    prefix: str = ""
+
+
 class EchoCrawler(BaseCrawler):
     """Returns one article whose content is the link's last path segment."""
 
     name = "echo"
+    options_model = EchoOptions
+    options: EchoOptions
 
     def extract(self, link: str, user: UserDocument) -> list[ArticleDocument]:
         with _lock:
@@ -40,7 +46,7 @@ class EchoCrawler(BaseCrawler):
                 raise RuntimeError("bug in a crawler")
             if link.endswith("/hang"):
                 time.sleep(3)
-            body = self.context.options.get("echo", {}).get("prefix", "") + link.rsplit("/", 1)[-1]
+            body = self.options.prefix + link.rsplit("/", 1)[-1]
             return [
                 ArticleDocument(
                     content={"Content": body},
@@ -56,6 +62,7 @@ class EchoCrawler(BaseCrawler):
 
 
 ECHO = f"{__name__}.EchoCrawler"
+ECHO_MAP = {"echo.test": ECHO, "*.echo.test": ECHO}
 
 
 @pytest.fixture
@@ -64,7 +71,7 @@ def env(tmp_path: Path):
     repository = connect_warehouse(settings)
     user = repository.get_or_create_user("Ada Sample")
     context = CrawlContext(settings=settings, http=None, limiter=None, options={})  # type: ignore[arg-type]
-    dispatcher = CrawlerDispatcher(context, {"echo.test": ECHO, "*.echo.test": ECHO})
+    dispatcher = CrawlerDispatcher(context, ECHO_MAP)
     CALLS.clear()
     ACTIVE.update(now=0, peak=0)
     yield repository, user, dispatcher, context
@@ -116,10 +123,11 @@ def test_rerun_stores_nothing_new_and_updates_changed_content(env) -> None:
         "documents_updated": 0,
         "skipped_unchanged": 10,
     }
-    env[3].options["echo"] = {"prefix": "v2-"}
-    third = _crawl(env, links[:3])
+    repository, user, _, context = env
+    context.options["echo"] = {"prefix": "v2-"}
+    v2 = CrawlerDispatcher(context, ECHO_MAP)  # options are read once per run, by the dispatcher
+    third = crawl(unique_targets(links[:3]), user, v2, repository, PoolSizes(4, 1, 10), show_progress=False)
     assert third.summary()["documents_updated"] == 3
-    repository = env[0]
     assert repository.count(ArticleDocument) == 10
     stored = repository.find_by_identity(ArticleDocument, "https://echo.test/0")
     assert stored is not None and stored.content == {"Content": "v2-0"}

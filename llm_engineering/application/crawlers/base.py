@@ -3,29 +3,41 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from llm_engineering.domain.documents import ContentDocument, UserDocument
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, StrictInt, ValidationError
+
+from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
+from llm_engineering.domain.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from selenium.webdriver.remote.webdriver import WebDriver
-
-    from llm_engineering.application.crawlers.http import HttpFetcher
-    from llm_engineering.application.crawlers.politeness import DomainLimiter
+    from llm_engineering.application.ports import BrowserProvider, Fetcher, Limiter
     from llm_engineering.settings import Settings
 
 
-class BrowserProvider(Protocol):
-    """Hands each worker thread its own browser, created on first use and reused across links."""
+#: a positive whole number, as YAML writes it (not "20", not true)
+PositiveCount = Annotated[StrictInt, Field(gt=0)]
 
-    def driver(self) -> WebDriver: ...
 
-    def discard(self) -> None:
-        """Drop the calling thread's browser (after it crashed); the next call makes a new one."""
-        ...
+class CrawlerOptions(BaseModel):
+    """Per-run options of a crawler (`crawler_options: {<name>: {...}}` in the ETL config).
 
-    def close_all(self) -> None: ...
+    Subclass it to declare a crawler's options; unknown keys are refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScrollOptions(CrawlerOptions):
+    """Options of crawlers that scroll a page until it has loaded everything."""
+
+    #: at most this many seconds for a scroll to load more while requests are still in flight
+    scroll_wait: PositiveFloat = 10.0
+    #: seconds with nothing loading after a scroll that gave nothing new: the page is complete
+    scroll_settle: float = Field(default=0.5, ge=0)
 
 
 @dataclass
@@ -33,10 +45,11 @@ class CrawlContext:
     """Everything a crawler may use. Built once per run by the crawl engine."""
 
     settings: Settings
-    http: HttpFetcher
-    limiter: DomainLimiter
+    http: Fetcher
+    limiter: Limiter
     browsers: BrowserProvider | None = None
-    #: extra, per-run options from the ETL config (e.g. `{"medium": {"max_articles": 20}}`)
+    #: extra, per-run options from the ETL config (e.g. `{"medium": {"max_articles": 20}}`),
+    #: validated by the dispatcher against each crawler's `options_model`
     options: dict[str, dict] = field(default_factory=dict)
 
 
@@ -47,14 +60,70 @@ class BaseCrawler(ABC):
     "it failed". An empty list means the link was fine and held nothing new (an empty feed).
     """
 
-    #: short name used in reports and the domain map ("github", "medium", ...)
+    #: short name used in reports, the domain map and `crawler_options` ("github", "medium", ...)
     name: ClassVar[str]
     #: browser crawlers run on the smaller browser worker pool
     needs_browser: ClassVar[bool] = False
+    #: the options this crawler accepts; the dispatcher validates them before any crawling
+    options_model: ClassVar[type[CrawlerOptions]] = CrawlerOptions
 
-    def __init__(self, context: CrawlContext) -> None:
+    def __init__(self, context: CrawlContext, options: CrawlerOptions | None = None) -> None:
         self.context = context
+        self.options = options if options is not None else self.options_from(context.options)
+
+    @classmethod
+    def option_sections(cls) -> tuple[str, ...]:
+        """The `crawler_options` sections this crawler reads, later ones overriding earlier ones."""
+        return (cls.name,)
+
+    @classmethod
+    def options_from(cls, options: Mapping[str, Any]) -> CrawlerOptions:
+        """This crawler's options out of every crawler's; a bad one is a one-line ConfigError."""
+        merged: dict[str, Any] = {}
+        for section in cls.option_sections():
+            value = options.get(section) or {}
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"crawler_options.{section} must be a mapping of option names to values, "
+                    f"got {value!r}: fix crawler_options in the ETL config"
+                )
+            merged.update(value)
+        try:
+            return cls.options_model.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(_options_error(cls, exc)) from exc
 
     @abstractmethod
     def extract(self, link: str, user: UserDocument) -> list[ContentDocument]:
         """Fetch `link` and return the documents it holds, authored by `user`."""
+
+
+def article_document(
+    link: str,
+    content: dict[str, Any],
+    platform: str,
+    user: UserDocument,
+    *,
+    published: datetime | None = None,
+) -> ArticleDocument:
+    """The warehouse document of one article by `user` (`published` when the source says when)."""
+    return ArticleDocument(
+        content=content,
+        platform=platform,
+        link=link,
+        author_id=user.id,
+        author_full_name=user.full_name,
+        **({"created_at": published} if published else {}),
+    )
+
+
+def _options_error(crawler: type[BaseCrawler], exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in ("crawler_options", crawler.name, *first["loc"]))
+    accepted = ", ".join(crawler.options_model.model_fields) or "none"
+    problem = "is not an option" if first["type"] == "extra_forbidden" else first["msg"].lower()
+    got = "" if first["type"] == "missing" else f" (got {first['input']!r})"
+    return (
+        f"{where}: {problem}{got}: fix crawler_options in the ETL config "
+        f"(the {crawler.name!r} crawler accepts: {accepted})"
+    )

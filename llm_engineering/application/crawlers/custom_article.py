@@ -8,7 +8,12 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 
-from llm_engineering.application.crawlers.base import BaseCrawler
+from llm_engineering.application.crawlers.base import (
+    BaseCrawler,
+    CrawlerOptions,
+    PositiveCount,
+    article_document,
+)
 from llm_engineering.application.crawlers.extraction import (
     MIN_WORDS,
     html_fragment_to_markdown,
@@ -21,10 +26,10 @@ from llm_engineering.application.crawlers.feeds import (
     is_feed,
     parse_feed,
 )
-from llm_engineering.application.crawlers.http import HTML_TYPES, FetchedPage
 from llm_engineering.application.crawlers.urls import domain_of
+from llm_engineering.application.ports import HTML_TYPES, WebPage
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
-from llm_engineering.domain.exceptions import ConfigError, CrawlError, ErrorKind
+from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
 #: the root of a person's space on a site: /@name, /author/name, /u/name, ...
 _PROFILE_PATH = re.compile(r"^/(?:@[^/]+|(?:author|authors|profile|people|user|users|u)/[^/]+)/?$", re.I)
@@ -38,10 +43,18 @@ def is_publication_root(url: str) -> bool:
     return path in ("", "/") or bool(_PROFILE_PATH.match(path))
 
 
+class ArticleOptions(CrawlerOptions):
+    #: at most this many articles of a feed
+    max_articles: PositiveCount | None = None
+
+
 class CustomArticleCrawler(BaseCrawler):
-    """Articles from any blog. Options (`options["article"]`): `max_articles` per feed."""
+    """Articles from any blog. Options: `max_articles` per feed, under `article` (for every blog
+    crawler) or the crawler's own name (for one)."""
 
     name: ClassVar[str] = "article"
+    options_model: ClassVar[type[CrawlerOptions]] = ArticleOptions
+    options: ArticleOptions
     #: the platform recorded on documents; None means the link's domain
     platform: ClassVar[str | None] = None
 
@@ -58,16 +71,15 @@ class CustomArticleCrawler(BaseCrawler):
 
     # --- building blocks shared with site-specific subclasses -----------------------------------
 
-    def article_from_page(self, link: str, page: FetchedPage, user: UserDocument) -> ArticleDocument:
+    def article_from_page(self, link: str, page: WebPage, user: UserDocument) -> ArticleDocument:
         return self._document(link, html_to_article(page.text, page.url), user)
 
-    def articles_from_feed(self, feed: FetchedPage, user: UserDocument) -> list[ContentDocument]:
+    def articles_from_feed(self, feed: WebPage, user: UserDocument) -> list[ContentDocument]:
         """One document per entry (up to max_articles); an entry that fails is logged and skipped,
         and the feed fails only when every entry does."""
         entries = parse_feed(feed)
-        limit = self._max_articles()
-        if limit is not None:
-            entries = entries[:limit]
+        if self.options.max_articles is not None:
+            entries = entries[: self.options.max_articles]
         documents: list[ContentDocument] = []
         failures: list[CrawlError] = []
         for entry in entries:
@@ -104,7 +116,7 @@ class CustomArticleCrawler(BaseCrawler):
         content["language"] = content["language"] or entry.language
         return self._document(entry.link, content, user)
 
-    def _first_readable_feed(self, link: str, feed_urls: list[str]) -> FetchedPage:
+    def _first_readable_feed(self, link: str, feed_urls: list[str]) -> WebPage:
         problems: list[str] = []
         for url in feed_urls:
             try:
@@ -123,26 +135,12 @@ class CustomArticleCrawler(BaseCrawler):
             "link to the articles one by one instead",
         )
 
-    def _max_articles(self) -> int | None:
-        options: dict[str, Any] = {
-            **self.context.options.get("article", {}),
-            **self.context.options.get(self.name, {}),
-        }
-        value = options.get("max_articles")
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"max_articles for {self.name!r} must be a positive integer, got {value!r}")
-        return value
+    @classmethod
+    def option_sections(cls) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((CustomArticleCrawler.name, cls.name)))
 
     def _document(self, link: str, content: dict[str, Any], user: UserDocument) -> ArticleDocument:
-        return ArticleDocument(
-            content=content,
-            link=link,
-            platform=self.platform or domain_of(link),
-            author_id=user.id,
-            author_full_name=user.full_name,
-        )
+        return article_document(link, content, self.platform or domain_of(link), user)
 
 
 def _plain_text(html: str) -> str:

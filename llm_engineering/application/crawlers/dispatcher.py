@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from threading import Lock
+from typing import Any
 
-from llm_engineering.application.crawlers.base import BaseCrawler, CrawlContext
+from llm_engineering.application.crawlers.base import BaseCrawler, CrawlContext, CrawlerOptions
+from llm_engineering.application.crawlers.exports import EXPORT_IMPORTERS
 from llm_engineering.application.crawlers.urls import domain_of, is_git_location, validate_link
 from llm_engineering.domain.exceptions import ConfigError, UnsupportedURL
 
@@ -28,11 +30,6 @@ DEFAULT_DOMAIN_MAP: dict[str, str] = {
     "*.substack.com": f"{_CRAWLERS}.substack.SubstackCrawler",
 }
 
-EXPORT_IMPORTERS: dict[str, str] = {
-    "medium_export": f"{_CRAWLERS}.exports.MediumExportImporter",
-    "linkedin_export": f"{_CRAWLERS}.exports.LinkedInExportImporter",
-}
-
 
 def load_class(dotted_path: str) -> type[BaseCrawler]:
     module_name, _, class_name = dotted_path.rpartition(".")
@@ -45,8 +42,28 @@ def load_class(dotted_path: str) -> type[BaseCrawler]:
     return cls
 
 
+def validate_options(
+    options: Mapping[str, Any], crawlers: Iterable[type[BaseCrawler]]
+) -> dict[type[BaseCrawler], CrawlerOptions]:
+    """Each crawler's validated options; an unknown crawler name, an unknown option or a value of
+    the wrong type is a one-line ConfigError naming it."""
+    crawlers = list(dict.fromkeys(crawlers))
+    sections = {section for crawler in crawlers for section in crawler.option_sections()}
+    unknown = sorted(str(name) for name in options if name not in sections)
+    if unknown:
+        raise ConfigError(
+            f"crawler_options.{unknown[0]}: there is no crawler named {unknown[0]!r}: "
+            f"use one of {', '.join(sorted(sections))}"
+        )
+    return {crawler: crawler.options_from(options) for crawler in crawlers}
+
+
 class CrawlerDispatcher:
-    """Maps links to crawler instances; one instance per crawler class, created on first use."""
+    """Maps links to crawler instances; one instance per crawler class, created on first use.
+
+    Every crawler class of the map is imported, and every crawler's options validated, when the
+    dispatcher is built: a bad map entry or option fails the run before anything is crawled.
+    """
 
     def __init__(
         self,
@@ -58,7 +75,12 @@ class CrawlerDispatcher:
         self._domain_map = {pattern.lower().removeprefix("www."): path for pattern, path in merged.items()}
         self._default = default
         self._context = context
-        self._instances: dict[str, BaseCrawler] = {}
+        paths = {*self._domain_map.values(), default, GIT_CRAWLER}
+        self._classes = {path: load_class(path) for path in sorted(paths)}
+        self._options = validate_options(
+            context.options, [*self._classes.values(), *EXPORT_IMPORTERS.values()]
+        )
+        self._instances: dict[type[BaseCrawler], BaseCrawler] = {}
         self._lock = Lock()
 
     def crawler_path_for(self, link: str) -> str:
@@ -74,19 +96,16 @@ class CrawlerDispatcher:
                 return path
         return self._default
 
-    def crawler_class_for(self, link: str) -> type[BaseCrawler]:
-        return load_class(self.crawler_path_for(link))
-
     def crawler_for(self, link: str) -> BaseCrawler:
-        return self._instance(self.crawler_path_for(link))
+        return self._instance(self._classes[self.crawler_path_for(link)])
 
     def importer_for(self, kind: str) -> BaseCrawler:
         if kind not in EXPORT_IMPORTERS:
             raise UnsupportedURL(f"unknown export kind {kind!r}: use one of {sorted(EXPORT_IMPORTERS)}")
         return self._instance(EXPORT_IMPORTERS[kind])
 
-    def _instance(self, path: str) -> BaseCrawler:
+    def _instance(self, cls: type[BaseCrawler]) -> BaseCrawler:
         with self._lock:
-            if path not in self._instances:
-                self._instances[path] = load_class(path)(self._context)
-            return self._instances[path]
+            if cls not in self._instances:
+                self._instances[cls] = cls(self._context, self._options[cls])
+            return self._instances[cls]

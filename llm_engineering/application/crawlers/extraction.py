@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from llm_engineering.application.crawlers.markup import code_language, primary_language
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
 #: below this many words, what was extracted is a menu or a stub, not an article
@@ -74,7 +75,7 @@ def html_fragment_to_markdown(html: str) -> str:
         heading_style="ATX",
         bullets="-",
         strip=["img", "script", "style"],
-        code_language_callback=_code_language,
+        code_language_callback=code_language,
     )
     return tidy_markdown(markdown)
 
@@ -82,7 +83,7 @@ def html_fragment_to_markdown(html: str) -> str:
 def page_language(html: str) -> str | None:
     """The primary language subtag of <html lang="...">, lower-cased ("en-US" -> "en")."""
     match = _HTML_LANG.search(html[:5000])
-    return match.group(1).replace("_", "-").split("-", 1)[0].lower() if match else None
+    return primary_language(match.group(1)) if match else None
 
 
 def tidy_markdown(text: str) -> str:
@@ -130,18 +131,8 @@ def _fallback_markdown(html: str) -> str | None:
     for tag in root.find_all(_BOILERPLATE_TAGS):
         tag.decompose()
     return markdownify(
-        str(root), heading_style="ATX", bullets="-", strip=["img"], code_language_callback=_code_language
+        str(root), heading_style="ATX", bullets="-", strip=["img"], code_language_callback=code_language
     )
-
-
-def _code_language(pre: Any) -> str | None:
-    """The language of a <pre> block from its `language-xxx` class (or its <code>'s)."""
-    code = pre.find("code")
-    for element in (pre, code):
-        for cls in (element.get("class") or []) if element is not None else []:
-            if cls.startswith(("language-", "lang-")):
-                return cls.split("-", 1)[1]
-    return None
 
 
 def _first_heading(content: str | None) -> str | None:

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+from llm_engineering.application.crawlers.markup import primary_language
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
 if TYPE_CHECKING:
-    from llm_engineering.application.crawlers.http import FetchedPage
+    from llm_engineering.application.ports import WebPage
 
 FEED_TYPES: tuple[str, ...] = (
     "application/rss+xml",
@@ -37,7 +38,7 @@ class FeedEntry:
     language: str | None = None
 
 
-def is_feed(page: FetchedPage) -> bool:
+def is_feed(page: WebPage) -> bool:
     """True when the page is an RSS or Atom document (by media type, else by its root element)."""
     if page.content_type in _ADVERTISED_TYPES:
         return True
@@ -46,7 +47,7 @@ def is_feed(page: FetchedPage) -> bool:
     return bool(_FEED_ROOT.match(page.content[:2048].lstrip(b"\xef\xbb\xbf")))
 
 
-def discover_feed_urls(page: FetchedPage) -> list[str]:
+def discover_feed_urls(page: WebPage) -> list[str]:
     """Feeds a page advertises (<link rel=alternate>), plus Substack's well-known /feed."""
     from bs4 import BeautifulSoup
 
@@ -63,7 +64,7 @@ def discover_feed_urls(page: FetchedPage) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def parse_feed(page: FetchedPage) -> list[FeedEntry]:
+def parse_feed(page: WebPage) -> list[FeedEntry]:
     """The entries of an RSS/Atom feed, in feed order; links are made absolute."""
     import feedparser
 
@@ -77,7 +78,7 @@ def parse_feed(page: FetchedPage) -> list[FeedEntry]:
             f"{page.url} is not a readable RSS/Atom feed ({parsed.get('bozo_exception')}): "
             "link to the blog instead",
         )
-    language = _primary_language(parsed.feed.get("language"))
+    language = primary_language(parsed.feed.get("language"))
     entries: list[FeedEntry] = []
     for item in parsed.entries:
         link = item.get("link") or next(
@@ -107,13 +108,7 @@ def _published(item: dict) -> datetime | None:
     return datetime(*stamp[:6], tzinfo=UTC) if stamp else None
 
 
-def _primary_language(value: str | None) -> str | None:
-    if not value:
-        return None
-    return value.strip().replace("_", "-").split("-", 1)[0].lower() or None
-
-
-def _looks_like_substack(page: FetchedPage) -> bool:
+def _looks_like_substack(page: WebPage) -> bool:
     host = (urlsplit(page.url).hostname or "").lower()
     if host.endswith(".substack.com"):
         return True

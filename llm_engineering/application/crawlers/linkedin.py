@@ -7,53 +7,45 @@ without a browser and without the risk of a checkpoint, and is the better choice
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from loguru import logger
 
-from llm_engineering.application.crawlers.base import BaseCrawler
-from llm_engineering.application.crawlers.browser_utils import (
-    browser_errors,
-    raise_if_interstitial,
-    scroll_until_stable,
+from llm_engineering.application.crawlers.base import (
+    BaseCrawler,
+    CrawlerOptions,
+    PositiveCount,
+    ScrollOptions,
 )
 from llm_engineering.application.crawlers.urls import domain_of
 from llm_engineering.domain.documents import ContentDocument, PostDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind, UnsupportedURL
 
 if TYPE_CHECKING:
-    from selenium.webdriver.remote.webdriver import WebDriver
+    from bs4 import Tag
+
+    from llm_engineering.application.ports import Page
 
 ORIGIN = "https://www.linkedin.com"
 LOGIN_URL = f"{ORIGIN}/login"
 _PROFILE_PATH = re.compile(r"^/in/(?P<handle>[^/]+)")
 _LOGIN_PATHS = ("/login", "/uas/login", "/checkpoint/lg/", "/authwall", "/signup")
 _LOGIN_ERROR_SELECTOR = "#error-for-password, #error-for-username, .form__label--error, .alert-content"
-_POST_SELECTOR = '[data-urn^="urn:li:activity:"]'
-#: One call returns every loaded post: top-level activity elements only (a reshare nests another).
-_POSTS_JS = f"""
-const posts = [];
-for (const el of document.querySelectorAll('{_POST_SELECTOR}')) {{
-  if (el.parentElement && el.parentElement.closest('{_POST_SELECTOR}')) continue;
-  const textEl = el.querySelector(
-    '.update-components-text, .feed-shared-update-v2__description, .feed-shared-text');
-  const img = el.querySelector('.update-components-image img, .feed-shared-image img');
-  posts.push({{urn: el.getAttribute('data-urn'),
-              text: (textEl || el).innerText || '',
-              image: img ? img.src : null}});
-}}
-return posts;
-"""
-_COUNT_POSTS_JS = f"""
-return [...document.querySelectorAll('{_POST_SELECTOR}')]
-  .filter(el => !(el.parentElement && el.parentElement.closest('{_POST_SELECTOR}'))).length;
-"""
+_POST = '[data-urn^="urn:li:activity:"]'
+#: posts of the feed, not the posts they reshare (those are nested inside them)
+POST_SELECTOR = f"{_POST}:not({_POST} *)"
+_TEXT_SELECTOR = ".update-components-text, .feed-shared-update-v2__description, .feed-shared-text"
+_IMAGE_SELECTOR = ".update-components-image img, .feed-shared-image img"
+#: elements that start a new line of rendered text (paragraphs a blank one)
+_LINE_BLOCKS = ("div", "li", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "section")
+
+
+class LinkedInOptions(ScrollOptions):
+    #: at most this many posts; scrolling stops once they are loaded
+    max_posts: PositiveCount | None = None
 
 
 class LinkedInCrawler(BaseCrawler):
@@ -61,39 +53,36 @@ class LinkedInCrawler(BaseCrawler):
 
     name: ClassVar[str] = "linkedin"
     needs_browser: ClassVar[bool] = True
-    #: at most this many seconds for a scroll to load more posts while requests are in flight
-    scroll_wait: ClassVar[float] = 10.0
-    #: seconds with nothing loading after a scroll that gave nothing new: the page is complete
-    scroll_settle: ClassVar[float] = 0.5
+    options_model: ClassVar[type[CrawlerOptions]] = LinkedInOptions
+    options: LinkedInOptions
     #: seconds the login form may take to answer
     login_timeout: ClassVar[float] = 20.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lock = threading.Lock()
-        #: WebDriver session ids already logged in: one login per browser, not per link
+        #: browser sessions already logged in: one login per browser, not per link
         self._logged_in: set[str] = set()
 
     def extract(self, link: str, user: UserDocument) -> list[ContentDocument]:
         username, password = self._credentials()
         activity_url = activity_url_of(link)
-        options = self.context.options.get(self.name, {}) or {}
-        max_posts = int(options["max_posts"]) if options.get("max_posts") is not None else None
+        max_posts = self.options.max_posts
         browsers = self.context.browsers
         if browsers is None:
             raise CrawlError(ErrorKind.BROWSER, f"{link}: LinkedIn needs a browser but the crawl has none")
-        with browser_errors(link, browsers), self.context.limiter.slot(domain_of(activity_url)):
-            driver = browsers.driver()
-            self._open_logged_in(driver, activity_url, username, password)
-            scroll_until_stable(
-                driver,
+        with browsers.page(link) as page, self.context.limiter.slot(domain_of(activity_url)):
+            self._open_logged_in(page, activity_url, username, password)
+            # The feed is rendered by script: give its first post time to appear.
+            page.wait_for(POST_SELECTOR, timeout=self.options.scroll_wait)
+            page.scroll_to_end(
                 max_scrolls=self.context.settings.BROWSER_SCROLL_LIMIT,
-                timeout=float(options.get("scroll_wait", self.scroll_wait)),
-                settle=float(options.get("scroll_settle", self.scroll_settle)),
-                stop=None if max_posts is None else lambda d: d.execute_script(_COUNT_POSTS_JS) >= max_posts,
+                timeout=self.options.scroll_wait,
+                settle=self.options.scroll_settle,
+                stop=None if max_posts is None else lambda: page.count(POST_SELECTOR) >= max_posts,
             )
-            raw_posts: list[dict[str, Any]] = driver.execute_script(_POSTS_JS)
-        documents = self._to_documents(raw_posts, user)
+            html, page_url = page.source(), page.url
+        documents = self._to_documents(posts_in(html, page_url), user)
         if not documents:
             raise CrawlError(
                 ErrorKind.NO_CONTENT,
@@ -118,19 +107,18 @@ class LinkedInCrawler(BaseCrawler):
             )
         return username.strip(), password
 
-    def _open_logged_in(self, driver: WebDriver, url: str, username: str, password: str) -> None:
+    def _open_logged_in(self, page: Page, url: str, username: str, password: str) -> None:
         """Open `url` as a member; log in first if this browser has not, or again if the session ended."""
         for attempt in range(2):
             with self._lock:
-                logged_in = driver.session_id in self._logged_in
+                logged_in = page.session_id in self._logged_in
             if not logged_in:
-                self._log_in(driver, username, password)
-            driver.get(url)
-            raise_if_interstitial(driver, url)
-            if not _on_login_page(driver):
+                self._log_in(page, username, password)
+            page.open(url)
+            if not _on_login_page(page.url):
                 return
             with self._lock:
-                self._logged_in.discard(driver.session_id)
+                self._logged_in.discard(page.session_id)
             logger.info("LinkedIn sent the browser back to its login page; logging in again ({})", attempt)
         raise CrawlError(
             ErrorKind.LOGIN_REQUIRED,
@@ -138,62 +126,47 @@ class LinkedInCrawler(BaseCrawler):
             "log in by hand in a browser once",
         )
 
-    def _log_in(self, driver: WebDriver, username: str, password: str) -> None:
-        from selenium.common.exceptions import NoSuchElementException, TimeoutException
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
-
+    def _log_in(self, page: Page, username: str, password: str) -> None:
         logger.info("Logging in to LinkedIn")  # never the username or password
-        driver.get(LOGIN_URL)
-        raise_if_interstitial(driver, LOGIN_URL)
-        try:
-            username_field = driver.find_element(By.CSS_SELECTOR, "#username")
-        except NoSuchElementException:
-            if not _on_login_page(driver):  # the browser still has a session from earlier
-                self._remember_login(driver)
+        page.open(LOGIN_URL)
+        if not page.count("#username"):
+            if not _on_login_page(page.url):  # the browser still has a session from earlier
+                self._remember_login(page)
                 return
             raise CrawlError(
                 ErrorKind.LOGIN_REQUIRED,
                 f"{LOGIN_URL}: the login form has no #username field; LinkedIn changed its login page",
-            ) from None
-        with _hidden_from_logs(username, password):
-            username_field.clear()
-            username_field.send_keys(username)
-            password_field = driver.find_element(By.CSS_SELECTOR, "#password")
-            password_field.clear()
-            password_field.send_keys(password)
-            driver.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
-        try:
-            WebDriverWait(driver, self.login_timeout).until(expected_conditions.staleness_of(username_field))
-        except TimeoutException:
+            )
+        page.type("#username", username, secret=True)
+        page.type("#password", password, secret=True)
+        if not page.click('button[type="submit"]', navigation_timeout=self.login_timeout):
             raise CrawlError(
                 ErrorKind.LOGIN_REQUIRED,
                 f"{LOGIN_URL}: the login form did not answer within {self.login_timeout:.0f}s; retry later",
-            ) from None
-        if driver.find_elements(By.CSS_SELECTOR, _LOGIN_ERROR_SELECTOR):
+            )
+        if page.count(_LOGIN_ERROR_SELECTOR):
             raise CrawlError(
                 ErrorKind.LOGIN_REQUIRED,
                 "LinkedIn rejected the login: check LINKEDIN_USERNAME and LINKEDIN_PASSWORD in .env",
             )
-        if "/checkpoint/challenge" in urlsplit(driver.current_url).path:
+        if "/checkpoint/challenge" in urlsplit(page.url).path:
             raise CrawlError(
                 ErrorKind.BOT_CHECK,
                 "LinkedIn asked for a security check after login: log in by hand in a browser once, "
                 "or use the LinkedIn data export instead",
             )
-        raise_if_interstitial(driver, LOGIN_URL)
-        if _on_login_page(driver):
+        page.ensure_content(LOGIN_URL)
+        if _on_login_page(page.url):
             raise CrawlError(
                 ErrorKind.LOGIN_REQUIRED,
                 "LinkedIn did not accept the login: check LINKEDIN_USERNAME and LINKEDIN_PASSWORD in .env",
             )
-        self._remember_login(driver)
+        self._remember_login(page)
         logger.info("Logged in to LinkedIn")
 
-    def _remember_login(self, driver: WebDriver) -> None:
+    def _remember_login(self, page: Page) -> None:
         with self._lock:
-            self._logged_in.add(driver.session_id)
+            self._logged_in.add(page.session_id)
 
     def _to_documents(self, raw_posts: list[dict[str, Any]], user: UserDocument) -> list[ContentDocument]:
         documents: list[ContentDocument] = []
@@ -222,6 +195,47 @@ class LinkedInCrawler(BaseCrawler):
         return documents
 
 
+def posts_in(html: str, url: str) -> list[dict[str, Any]]:
+    """Every loaded post of an activity page: its URN, its text as a reader sees it, its image."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "lxml")
+    posts: list[dict[str, Any]] = []
+    for element in soup.select(POST_SELECTOR):
+        text = element.select_one(_TEXT_SELECTOR) or element
+        image = element.select_one(_IMAGE_SELECTOR)
+        src = str(image.get("src") or "") if image is not None else ""
+        posts.append(
+            {
+                "urn": str(element.get("data-urn")),
+                "text": rendered_text(text),
+                "image": urljoin(url, src) if src else None,
+            }
+        )
+    return posts
+
+
+def rendered_text(element: Tag) -> str:
+    """The text of an element laid out as a browser shows it (like `innerText`): source whitespace
+    collapsed, a line per <br> and block, a blank line around paragraphs."""
+    from bs4 import BeautifulSoup, NavigableString
+
+    root = BeautifulSoup(str(element), "lxml")
+    for node in root.find_all(string=True):
+        if type(node) is NavigableString:
+            node.replace_with(NavigableString(re.sub(r"[ \t\r\n\f]+", " ", node)))
+    for br in root.find_all("br"):
+        br.replace_with(NavigableString("\n"))
+    for block in root.find_all(_LINE_BLOCKS):
+        block.insert_before(NavigableString("\n"))
+        block.insert_after(NavigableString("\n"))
+    for paragraph in root.find_all("p"):
+        paragraph.insert_before(NavigableString("\n\n"))
+        paragraph.insert_after(NavigableString("\n\n"))
+    lines = [line.strip(" ") for line in root.get_text().split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
 def activity_url_of(link: str) -> str:
     """`https://www.linkedin.com/in/<handle>/recent-activity/all/` for any link to that profile."""
     parts = urlsplit(link)
@@ -235,31 +249,8 @@ def activity_url_of(link: str) -> str:
     return f"{ORIGIN}/in/{match.group('handle')}/recent-activity/all/"
 
 
-class _DropSecrets(logging.Filter):
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        super().__init__()
-        self._secrets = tuple(s for s in secrets if s)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(secret in message for secret in self._secrets)
-
-
-@contextmanager
-def _hidden_from_logs(*secrets: str) -> Iterator[None]:
-    """Selenium logs every command's body at DEBUG, typed text included: drop records with secrets."""
-    selenium_logger = logging.getLogger("selenium.webdriver.remote.remote_connection")
-    secret_filter = _DropSecrets(secrets)
-    selenium_logger.addFilter(secret_filter)
-    try:
-        yield
-    finally:
-        selenium_logger.removeFilter(secret_filter)
-
-
-def _on_login_page(driver: WebDriver) -> bool:
-    path = urlsplit(driver.current_url).path
-    return path.startswith(_LOGIN_PATHS)
+def _on_login_page(url: str) -> bool:
+    return urlsplit(url).path.startswith(_LOGIN_PATHS)
 
 
 def _clean_text(text: str) -> str:

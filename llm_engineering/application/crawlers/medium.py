@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from loguru import logger
 
-from llm_engineering.application.crawlers.base import BaseCrawler
-from llm_engineering.application.crawlers.browser_utils import (
-    browser_errors,
-    raise_if_interstitial,
-    scroll_until_stable,
+from llm_engineering.application.crawlers.base import (
+    BaseCrawler,
+    CrawlerOptions,
+    PositiveCount,
+    ScrollOptions,
+    article_document,
 )
-from llm_engineering.application.crawlers.urls import domain_of
+from llm_engineering.application.crawlers.markup import code_blocks_to_markdown, primary_language
+from llm_engineering.application.crawlers.urls import canonical_link, domain_of
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
@@ -68,57 +70,47 @@ _TEXT_BLOCKS = (
 _SUBTITLE_SELECTOR = ".pw-subtitle-paragraph, [class*='subtitle' i]"
 
 
+class MediumOptions(ScrollOptions):
+    #: at most this many articles of a profile's feed
+    max_articles: PositiveCount | None = None
+
+
 class MediumCrawler(BaseCrawler):
     """A Medium article link gives one article; a profile link gives its latest articles."""
 
     name: ClassVar[str] = "medium"
     needs_browser: ClassVar[bool] = True
-    #: at most this many seconds for a scroll to load more while requests are still in flight
-    scroll_wait: ClassVar[float] = 10.0
-    #: seconds with nothing loading after a scroll that gave nothing new: the page is complete
-    scroll_settle: ClassVar[float] = 0.5
+    options_model: ClassVar[type[CrawlerOptions]] = MediumOptions
+    options: MediumOptions
 
     def extract(self, link: str, user: UserDocument) -> list[ContentDocument]:
         if (handle := profile_handle(link)) is not None:
             return self._crawl_profile(handle, user)
         return [self._crawl_article(link, user)]
 
-    def _options(self) -> dict[str, Any]:
-        return self.context.options.get(self.name, {}) or {}
-
     def _crawl_article(self, link: str, user: UserDocument) -> ArticleDocument:
         browsers = self.context.browsers
         if browsers is None:
             raise CrawlError(ErrorKind.BROWSER, f"{link}: Medium needs a browser but the crawl has none")
-        with browser_errors(link, browsers), self.context.limiter.slot(domain_of(link)):
-            driver = browsers.driver()
-            driver.get(link)
-            raise_if_interstitial(driver, link)
-            scroll_until_stable(
-                driver,
+        with browsers.page(link) as page, self.context.limiter.slot(domain_of(link)):
+            page.open(link)
+            page.scroll_to_end(
                 max_scrolls=self.context.settings.BROWSER_SCROLL_LIMIT,
-                timeout=float(self._options().get("scroll_wait", self.scroll_wait)),
-                settle=float(self._options().get("scroll_settle", self.scroll_settle)),
+                timeout=self.options.scroll_wait,
+                settle=self.options.scroll_settle,
             )
-            html, current_url = driver.page_source, driver.current_url
+            html, current_url = page.source(), page.url
         content, canonical = extract_medium_article(html, current_url)
         logger.info("Medium article {!r} from {}", content["Title"], canonical)
-        return ArticleDocument(
-            content=content,
-            platform=self.name,
-            link=canonical,
-            author_id=user.id,
-            author_full_name=user.full_name,
-        )
+        return article_document(canonical, content, self.name, user)
 
     def _crawl_profile(self, handle: str, user: UserDocument) -> list[ContentDocument]:
         from llm_engineering.application.crawlers.feeds import FEED_TYPES, parse_feed
 
         feed_url = f"https://medium.com/feed/@{handle}"
         entries = parse_feed(self.context.http.get(feed_url, accept=FEED_TYPES))
-        limit = self._options().get("max_articles")
-        if limit is not None:
-            entries = entries[: int(limit)]
+        if self.options.max_articles is not None:
+            entries = entries[: self.options.max_articles]
         logger.info("Medium profile @{}: {} article(s) in its feed", handle, len(entries))
         documents: list[ContentDocument] = []
         for entry in entries:
@@ -132,15 +124,7 @@ class MediumCrawler(BaseCrawler):
                 }
                 if not content["Content"]:
                     raise CrawlError(ErrorKind.NO_CONTENT, f"{entry.link}: the feed entry has no text")
-                documents.append(
-                    ArticleDocument(
-                        content=content,
-                        platform=self.name,
-                        link=canonical_link(entry.link),
-                        author_id=user.id,
-                        author_full_name=user.full_name,
-                    )
-                )
+                documents.append(article_document(canonical_link(entry.link), content, self.name, user))
             else:
                 documents.append(self._crawl_article(canonical_link(entry.link), user))
         return documents
@@ -157,12 +141,6 @@ def profile_handle(link: str) -> str | None:
         sub = host.removesuffix(".medium.com")
         return None if sub in _RESERVED_SUBDOMAINS or "." in sub else sub
     return None
-
-
-def canonical_link(link: str) -> str:
-    """An article's identity: https, no query (Medium adds `?source=...`), no fragment or final slash."""
-    parts = urlsplit(link.strip())
-    return urlunsplit(("https", parts.netloc.lower(), parts.path.rstrip("/") or "/", "", ""))
 
 
 def extract_medium_article(html: str, url: str) -> tuple[dict[str, Any], str]:
@@ -186,12 +164,11 @@ def extract_medium_article(html: str, url: str) -> tuple[dict[str, Any], str]:
     markdown = html_to_markdown(article)
     if not markdown:
         raise CrawlError(ErrorKind.NO_CONTENT, f"{url}: the article has no text (paywalled or removed?)")
-    language = (soup.html.get("lang") if soup.html else None) or None
     content = {
         "Title": title or None,
         "Subtitle": subtitle or None,
         "Content": markdown,
-        "language": str(language).replace("_", "-").split("-")[0].lower() if language else None,
+        "language": primary_language(soup.html.get("lang") if soup.html else None),
     }
     return content, canonical_link(_canonical_href(soup) or url)
 
@@ -199,7 +176,6 @@ def extract_medium_article(html: str, url: str) -> tuple[dict[str, Any], str]:
 def html_to_markdown(html: str | Tag) -> str:
     """Article HTML as markdown: headings, lists, quotes, fenced code; no UI widgets or images."""
     from bs4 import BeautifulSoup, NavigableString
-    from markdownify import markdownify
 
     root = BeautifulSoup(html if isinstance(html, str) else str(html), "lxml")
     for tag in root.find_all(_DROP_TAGS):
@@ -216,35 +192,7 @@ def html_to_markdown(html: str | Tag) -> str:
         # HTML source line breaks are spaces to a reader; only code keeps its layout.
         if type(text) is NavigableString and text.find_parent("pre") is None and "\n" in text:
             text.replace_with(NavigableString(re.sub(r"\s+", " ", text)))
-    for pre in root.find_all("pre"):
-        # Medium writes code lines as <br>-separated spans; markdown needs real newlines.
-        for br in pre.find_all("br"):
-            br.replace_with(NavigableString("\n"))
-        language = _code_language(pre)
-        code = pre.get_text()
-        pre.clear()
-        pre.append(NavigableString(code.rstrip("\n")))
-        if language:
-            pre["data-lang"] = language
-    body = root.body or root
-    markdown = markdownify(
-        str(body),
-        heading_style="ATX",
-        bullets="-",
-        code_language_callback=lambda el: el.get("data-lang") or "",
-    )
-    markdown = re.sub(r"[ \t]+\n", "\n", markdown)
-    return re.sub(r"\n{3,}", "\n\n", markdown).strip()
-
-
-def _code_language(pre: Tag) -> str:
-    for el in (pre, *pre.find_all(True)):
-        if lang := el.get("data-code-block-lang") or el.get("data-lang"):
-            return str(lang)
-        for cls in el.get("class") or []:
-            if cls.startswith("language-"):
-                return cls.removeprefix("language-")
-    return ""
+    return code_blocks_to_markdown(root.body or root)
 
 
 def _canonical_href(soup: BeautifulSoup) -> str | None:

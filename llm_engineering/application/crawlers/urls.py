@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from llm_engineering.domain.exceptions import InvalidURL, UnsupportedURL
 
@@ -64,3 +64,12 @@ def domain_of(link: str) -> str:
         host = host.lower()
         return host[4:] if host.startswith("www.") else host
     return "local"
+
+
+def canonical_link(link: str) -> str:
+    """An article's identity: https, no query (Medium adds `?source=...`), no fragment or final slash.
+
+    The web crawler and the export importer both use it, so one story is one document.
+    """
+    parts = urlsplit(link.strip())
+    return urlunsplit(("https", parts.netloc.lower(), parts.path.rstrip("/") or "/", "", ""))

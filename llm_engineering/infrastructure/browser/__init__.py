@@ -1,0 +1,1 @@
+"""Headless Chrome behind the `BrowserProvider` and `Page` ports (Selenium stays in this package)."""

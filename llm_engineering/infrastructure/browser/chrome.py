@@ -13,7 +13,8 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
+from llm_engineering.infrastructure.browser.errors import browser_errors, first_line
+from llm_engineering.infrastructure.browser.page import SeleniumPage
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -67,7 +70,7 @@ def proxy_arguments(environ: Mapping[str, str]) -> list[str]:
 
 
 class ChromeBrowserProvider:
-    """A `BrowserProvider`: each worker thread gets its own Chrome, created on its first `driver()`."""
+    """The `BrowserProvider` port: each worker thread gets its own Chrome, created on first use."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -87,6 +90,13 @@ class ChromeBrowserProvider:
     def open_count(self) -> int:
         with self._lock:
             return len(self._browsers)
+
+    @contextmanager
+    def page(self, link: str) -> Iterator[SeleniumPage]:
+        """The calling thread's tab for crawling `link` (Chrome starts on the tab's first use);
+        Selenium errors in the block become CrawlErrors naming `link`, a broken Chrome is replaced."""
+        with browser_errors(link, self.discard):
+            yield SeleniumPage(self.driver)
 
     def driver(self) -> WebDriver:
         """The calling thread's Chrome, started now if it has none (or its last one was closed)."""
@@ -146,7 +156,7 @@ class ChromeBrowserProvider:
             shutil.rmtree(profile_dir, ignore_errors=True)
             raise CrawlError(
                 ErrorKind.BROWSER,
-                f"Chrome did not start ({_first_line(exc)}): check CHROMIUM_BINARY={binary!r}, "
+                f"Chrome did not start ({first_line(exc)}): check CHROMIUM_BINARY={binary!r}, "
                 f"CHROMEDRIVER_PATH={driver_path!r} and CHROME_EXTRA_ARGS",
             ) from exc
         browser = _Browser(driver=driver, profile_dir=profile_dir)
@@ -155,7 +165,7 @@ class ChromeBrowserProvider:
         except WebDriverException as exc:
             self._quit(browser)
             raise CrawlError(
-                ErrorKind.BROWSER, f"Chrome started but could not be configured: {_first_line(exc)}"
+                ErrorKind.BROWSER, f"Chrome started but could not be configured: {first_line(exc)}"
             ) from exc
         with self._lock:
             self._browsers.append(browser)
@@ -176,7 +186,7 @@ class ChromeBrowserProvider:
         except Exception as exc:  # the library raises bare Exceptions of many kinds
             raise CrawlError(
                 ErrorKind.BROWSER,
-                f"no chromedriver at {path!r} and downloading one failed ({_first_line(exc)}): "
+                f"no chromedriver at {path!r} and downloading one failed ({first_line(exc)}): "
                 "install chromium-driver or set CHROMEDRIVER_PATH",
             ) from exc
         if not installed:
@@ -197,7 +207,7 @@ class ChromeBrowserProvider:
         try:
             browser.driver.quit()
         except Exception as exc:  # cleanup of a possibly crashed browser must not hide the real error
-            logger.warning("Quitting Chrome failed ({}); its processes may need killing", _first_line(exc))
+            logger.warning("Quitting Chrome failed ({}); its processes may need killing", first_line(exc))
         finally:
             shutil.rmtree(browser.profile_dir, ignore_errors=True)
 
@@ -206,10 +216,3 @@ def _close_at_exit(provider_ref: weakref.ref[ChromeBrowserProvider]) -> None:
     provider = provider_ref()
     if provider is not None:
         provider.close_all()
-
-
-def _first_line(exc: BaseException) -> str:
-    """An exception as one line, without Selenium's "For documentation..." tail."""
-    message = (getattr(exc, "msg", None) or str(exc)).strip()
-    message = message.splitlines()[0] if message else type(exc).__name__
-    return message.split("; For documentation on this error", 1)[0]

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from llm_engineering.application.crawlers.http import FetchedPage, decode_body, parse_retry_after
+from llm_engineering.infrastructure.http.fetcher import FetchedPage, decode_body, parse_retry_after
 from llm_engineering.application.crawlers.urls import validate_link
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 from tests.integration.crawlers_http.conftest import BLOG_HOST, HUGE_BYTES

@@ -7,7 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from llm_engineering.application.crawlers.politeness import DomainLimiter
+from llm_engineering.infrastructure.http.politeness import DomainLimiter
 
 #: scheduling slack between the client taking its slot and the server seeing the request line
 SLACK = 0.02

@@ -1,11 +1,15 @@
-"""What every browser crawler needs: open a page with clear errors, spot bot checks, load lazy pages."""
+"""One Chrome tab as the `Page` port: open with clear errors, spot bot checks, load lazy pages.
+
+Site crawlers see selectors and HTML only; Selenium, its waits and its exceptions stay here.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -14,8 +18,6 @@ from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
-
-    from llm_engineering.application.crawlers.base import BrowserProvider
 
 #: How challenge and error pages begin their titles (Cloudflare, Google, LinkedIn, Chrome's own).
 _INTERSTITIAL_TITLES = re.compile(
@@ -55,20 +57,6 @@ const body = document.body ? document.body.innerText : "";
 return [document.title || "", body.slice(0, {_SHORT_PAGE_CHARS}), body.length,
         document.querySelector({_CAPTCHA_SELECTOR!r}) !== null];
 """
-
-_NET_ERROR_KINDS: tuple[tuple[str, ErrorKind], ...] = (
-    ("ERR_NAME_NOT_RESOLVED", ErrorKind.DNS),
-    ("ERR_NAME_RESOLUTION_FAILED", ErrorKind.DNS),
-    ("ERR_TIMED_OUT", ErrorKind.TIMEOUT),
-    ("ERR_CONNECTION_TIMED_OUT", ErrorKind.TIMEOUT),
-    ("ERR_CONNECTION", ErrorKind.CONNECTION),
-    ("ERR_ADDRESS_UNREACHABLE", ErrorKind.CONNECTION),
-    ("ERR_INTERNET_DISCONNECTED", ErrorKind.CONNECTION),
-    ("ERR_PROXY", ErrorKind.CONNECTION),
-    ("ERR_TOO_MANY_REDIRECTS", ErrorKind.CONNECTION),
-    ("ERR_CERT", ErrorKind.CONNECTION),
-    ("ERR_SSL", ErrorKind.CONNECTION),
-)
 
 
 def detect_interstitial(driver: WebDriver) -> str | None:
@@ -130,7 +118,7 @@ def scroll_until_stable(
     max_scrolls: int,
     timeout: float,
     settle: float = 0.5,
-    stop: Callable[[WebDriver], bool] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> int:
     """Scroll to the bottom until the page stops growing; return how many scrolls made it grow.
 
@@ -138,7 +126,7 @@ def scroll_until_stable(
     The page counts as complete once a scroll gave nothing new while no fetch/XHR request was
     in flight for `settle` seconds, or, whatever is in flight, after `timeout` seconds. So a
     finished page costs `settle`, while a slow network still gets the whole `timeout`.
-    `stop(driver)` ends it early (enough posts already loaded).
+    `stop()` ends it early (enough posts already loaded).
     """
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
@@ -146,7 +134,7 @@ def scroll_until_stable(
     driver.execute_script(_INFLIGHT_HOOK_JS)
     grown = 0
     last, _ = driver.execute_script(_STATE_JS)
-    while grown < max_scrolls and not (stop is not None and stop(driver)):
+    while grown < max_scrolls and not (stop is not None and stop()):
         driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
         try:
             outcome = WebDriverWait(driver, timeout, poll_frequency=0.05).until(
@@ -182,30 +170,107 @@ def _grew_or_settled(before: int, settle: float) -> Callable[[WebDriver], int | 
     return check
 
 
-def _first_line(exc: BaseException) -> str:
-    """An exception as one line, without Selenium's "For documentation..." tail."""
-    message = (getattr(exc, "msg", None) or str(exc)).strip()
-    message = message.splitlines()[0] if message else type(exc).__name__
-    return message.split("; For documentation on this error", 1)[0]
+class _DropSecrets(logging.Filter):
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self._secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(secret in message for secret in self._secrets)
 
 
 @contextmanager
-def browser_errors(link: str, browsers: BrowserProvider) -> Iterator[None]:
-    """Turn Selenium's exceptions into one-line CrawlErrors; drop a browser that may be broken."""
-    from selenium.common.exceptions import TimeoutException, WebDriverException
-
+def hidden_from_logs(*secrets: str) -> Iterator[None]:
+    """Selenium logs every command's body at DEBUG, typed text included: drop records with secrets."""
+    selenium_logger = logging.getLogger("selenium.webdriver.remote.remote_connection")
+    secret_filter = _DropSecrets(secrets)
+    selenium_logger.addFilter(secret_filter)
     try:
         yield
-    except TimeoutException as exc:
-        raise CrawlError(
-            ErrorKind.TIMEOUT,
-            f"{link}: the page did not finish loading in time; retry later or raise BROWSER_PAGE_TIMEOUT",
-        ) from exc
-    except WebDriverException as exc:
-        message = _first_line(exc)
-        kind = next((k for code, k in _NET_ERROR_KINDS if code in message), None)
-        if kind is None:
-            # Not a network error: the browser itself failed; a fresh one serves the next link.
-            browsers.discard()
-            kind = ErrorKind.BROWSER
-        raise CrawlError(kind, f"{link}: {message}") from exc
+    finally:
+        selenium_logger.removeFilter(secret_filter)
+
+
+class SeleniumPage:
+    """The `Page` port over the calling thread's WebDriver, which is asked for on first use."""
+
+    #: seconds between two checks of a wait
+    poll: float = 0.05
+
+    def __init__(self, driver: Callable[[], WebDriver]) -> None:
+        self._get_driver = driver
+
+    @property
+    def driver(self) -> WebDriver:
+        return self._get_driver()
+
+    @property
+    def url(self) -> str:
+        return str(self.driver.current_url)
+
+    @property
+    def session_id(self) -> str:
+        return str(self.driver.session_id)
+
+    def open(self, url: str) -> None:
+        self.driver.get(url)
+        self.ensure_content(url)
+
+    def ensure_content(self, link: str) -> None:
+        raise_if_interstitial(self.driver, link)
+
+    def wait_for(self, selector: str, timeout: float) -> bool:
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        try:
+            WebDriverWait(self.driver, timeout, poll_frequency=self.poll).until(
+                lambda driver: driver.find_elements(By.CSS_SELECTOR, selector)
+            )
+        except TimeoutException:
+            return False
+        return True
+
+    def count(self, selector: str) -> int:
+        from selenium.webdriver.common.by import By
+
+        return len(self.driver.find_elements(By.CSS_SELECTOR, selector))
+
+    def type(self, selector: str, text: str, *, secret: bool = False) -> None:
+        from selenium.webdriver.common.by import By
+
+        with hidden_from_logs(text) if secret else nullcontext():
+            field = self.driver.find_element(By.CSS_SELECTOR, selector)
+            field.clear()
+            field.send_keys(text)
+
+    def click(self, selector: str, *, navigation_timeout: float | None = None) -> bool:
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        driver = self.driver
+        document = driver.find_element(By.TAG_NAME, "html")
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+        if navigation_timeout is None:
+            return True
+        try:
+            WebDriverWait(driver, navigation_timeout, poll_frequency=self.poll).until(
+                expected_conditions.staleness_of(document)
+            )
+        except TimeoutException:
+            return False
+        return True
+
+    def scroll_to_end(
+        self, *, max_scrolls: int, timeout: float, settle: float, stop: Callable[[], bool] | None = None
+    ) -> int:
+        return scroll_until_stable(
+            self.driver, max_scrolls=max_scrolls, timeout=timeout, settle=settle, stop=stop
+        )
+
+    def source(self) -> str:
+        return str(self.driver.page_source)

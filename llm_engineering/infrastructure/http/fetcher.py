@@ -1,4 +1,5 @@
-"""The one HTTP fetcher every crawler uses: robots.txt, politeness, size cap, retries, clear errors.
+"""The one HTTP fetcher every crawler uses (the `Fetcher` port): robots.txt, politeness, size cap,
+retries, clear errors.
 
 Cross-cutting concerns wrap this fetcher once (scrapy's downloader middlewares, in one class), so a
 crawler only says `context.http.get(url)` and gets either a page or a `CrawlError` with a kind.
@@ -6,8 +7,6 @@ crawler only says `context.http.get(url)` and gets either a page or a `CrawlErro
 
 from __future__ import annotations
 
-import codecs
-import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,30 +17,20 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 
-from llm_engineering.application.crawlers.robots import RobotsCache
 from llm_engineering.application.crawlers.urls import WEB_SCHEMES, domain_of
+from llm_engineering.application.ports import HTML_TYPES
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind, InvalidURL, UnsupportedURL
+from llm_engineering.infrastructure.http.body import read_capped
+from llm_engineering.infrastructure.http.charset import decode_body, header_charset
+from llm_engineering.infrastructure.http.robots import RobotsCache
 
 if TYPE_CHECKING:
     import httpx
     from tenacity import RetryCallState
 
-    from llm_engineering.application.crawlers.politeness import DomainLimiter
+    from llm_engineering.infrastructure.http.politeness import DomainLimiter
     from llm_engineering.settings import Settings
 
-HTML_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml")
-
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,100}?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-#: browsers read these labels as windows-1252 (the WHATWG encoding standard)
-_AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "l1"}
 _DNS_HINTS = (
     "name or service not known",
     "nodename nor servname",
@@ -68,52 +57,12 @@ class FetchedPage:
 
     @property
     def charset(self) -> str | None:
-        match = re.search(r"charset\s*=\s*[\"']?([^\"';\s]+)", self.headers.get("content-type", ""), re.I)
-        return match.group(1) if match else None
+        return header_charset(self.headers.get("content-type", ""))
 
     @cached_property
     def text(self) -> str:
         """The body decoded by its declared charset, else its meta/XML declaration, else detected."""
         return decode_body(self.content, self.charset)
-
-
-def decode_body(content: bytes, declared: str | None = None) -> str:
-    """Decode a web page the way a browser would, without ever defaulting to ISO-8859-1."""
-    for bom, encoding in _BOMS:
-        if content.startswith(bom):
-            return content.decode(encoding, errors="replace")
-    head = content[:4096]
-    in_document = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
-    candidates = [declared, in_document.group(1).decode("ascii") if in_document else None, "utf-8"]
-    for label in candidates:
-        encoding = _codec(label)
-        if encoding is None:
-            continue
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(content).best()
-        if best is not None:
-            return str(best)
-    except ImportError:  # pragma: no cover - trafilatura pulls it in
-        pass
-    return content.decode(_codec(declared) or "utf-8", errors="replace")
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    label = label.strip().lower()
-    if label in _AS_CP1252:
-        return "cp1252"
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
 
 
 class HttpFetcher:
@@ -276,17 +225,10 @@ class HttpFetcher:
         too_large = (
             f"{url} is larger than CRAWL_MAX_PAGE_BYTES={limit}: raise the limit if the page is really wanted"
         )
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        content = read_capped(response, limit)
+        if content is None:
             raise CrawlError(ErrorKind.TOO_LARGE, too_large)
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise CrawlError(ErrorKind.TOO_LARGE, too_large)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return content
 
     # --- retry policy --------------------------------------------------------------------------
 
@@ -364,4 +306,4 @@ def _is_dns_failure(exc: BaseException) -> bool:
     return any(hint in text for hint in _DNS_HINTS)
 
 
-__all__ = ["HTML_TYPES", "FetchedPage", "HttpFetcher", "decode_body", "parse_retry_after"]
+__all__ = ["FetchedPage", "HttpFetcher", "decode_body", "parse_retry_after"]

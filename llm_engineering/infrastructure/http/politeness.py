@@ -1,4 +1,4 @@
-"""Per-domain politeness: a cap on parallel requests and a minimum gap between request starts.
+"""Per-domain politeness (the `Limiter` port): a cap on parallel requests, a gap between starts.
 
 Every request of the run, from any worker thread, goes through one `DomainLimiter`, so a list of
 fifty links on one blog never hammers that blog, whatever the number of workers.
