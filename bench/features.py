@@ -30,6 +30,7 @@ from llm_engineering.application import features  # noqa: E402
 from llm_engineering.application.rag import evaluation  # noqa: E402
 from llm_engineering.application.rag.retriever import ContextRetriever  # noqa: E402
 from llm_engineering.domain.documents import ArticleDocument, UserDocument  # noqa: E402
+from llm_engineering.infrastructure.models.sparse import Bm25SparseEncoder  # noqa: E402
 from llm_engineering.settings import Settings  # noqa: E402
 
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "datasets" / "handbook-articles"
@@ -53,7 +54,12 @@ def run_pipeline(settings: Settings, embedder, *, full: bool) -> tuple[float, fe
     try:
         with bootstrap.vector_index(settings, mode="writer") as index:
             report = features.run_feature_pipeline(
-                repository, index, lambda: bootstrap.build_chunkers(settings, embedder), embedder, full=full
+                repository,
+                index,
+                lambda: bootstrap.build_chunkers(settings, embedder),
+                embedder,
+                Bm25SparseEncoder(),
+                full=full,
             )
             if report.changed:
                 index.publish()
@@ -93,7 +99,7 @@ def raw_encode_rate(model_path: str, texts: list[str], batch_size: int) -> float
 
 def retrieval_latency(settings: Settings, embedder, queries: list[str], mode: str) -> dict[str, float]:
     with bootstrap.vector_index(settings, mode="reader") as index:
-        retriever = ContextRetriever(index, embedder, mode=mode)  # type: ignore[arg-type]
+        retriever = ContextRetriever(index, embedder, _sparse_for(mode))
         retriever.retrieve(queries[0], 5)
         timings = []
         for query in queries:
@@ -106,9 +112,14 @@ def retrieval_latency(settings: Settings, embedder, queries: list[str], mode: st
 def eval_metrics(settings: Settings, embedder, mode: str) -> dict[str, float]:
     queries = evaluation.load_eval_set(EVAL_SET)
     with bootstrap.vector_index(settings, mode="reader") as index:
-        report = evaluation.evaluate(ContextRetriever(index, embedder, mode=mode), queries)  # type: ignore[arg-type]
+        report = evaluation.evaluate(ContextRetriever(index, embedder, _sparse_for(mode)), queries)
     metrics = report.metrics()
     return {k: metrics[k] for k in ("hit@1", "hit@5", "mrr@10", "recall@5")}
+
+
+def _sparse_for(mode: str) -> Bm25SparseEncoder | None:
+    """ "hybrid" searches dense + BM25; "dense" needs no sparse encoder."""
+    return Bm25SparseEncoder() if mode == "hybrid" else None
 
 
 def _percentiles(timings: list[float]) -> dict[str, float]:

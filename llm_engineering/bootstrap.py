@@ -72,7 +72,7 @@ def crawl_services(
 @contextmanager
 def vector_index(settings: Settings, *, mode: str = "reader") -> Iterator[Any]:
     """The vector DB for reading (a published release) or writing (the work copy); closed after."""
-    from llm_engineering.infrastructure.db.qdrant import connect_vector_index
+    from llm_engineering.infrastructure.db.vector_factory import connect_vector_index
 
     index = connect_vector_index(settings, mode=mode)  # type: ignore[arg-type]
     try:

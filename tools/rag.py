@@ -29,12 +29,13 @@ def retrieve(
     """Print the k chunks closest to QUERY, with their source link."""
     from llm_engineering import bootstrap
     from llm_engineering.application.rag.retriever import ContextRetriever
+    from llm_engineering.infrastructure.models.sparse import Bm25SparseEncoder
 
     settings = get_settings()
     configure_logging("WARNING")
     with bootstrap.vector_index(settings, mode="reader") as index:
         retriever = ContextRetriever(
-            index, bootstrap.build_embedder(settings), mode="hybrid" if hybrid else "dense"
+            index, bootstrap.build_embedder(settings), Bm25SparseEncoder() if hybrid else None
         )
         hits = retriever.retrieve(query, k, author_full_name=author)
     rows = [

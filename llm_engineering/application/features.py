@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm_engineering.application.ports import DocumentRepository, VectorIndex
+from llm_engineering.application.ports import (
+    Chunker,
+    DocumentRepository,
+    Embedder,
+    SparseEncoder,
+    VectorIndex,
+    VectorReader,
+)
 from llm_engineering.domain.documents import (
     ArticleDocument,
     ContentDocument,
@@ -25,26 +32,14 @@ from llm_engineering.domain.documents import (
     UserDocument,
 )
 from llm_engineering.domain.exceptions import ConfigError, LLMTwinException
-from llm_engineering.domain.features import Chunk, CleanedDocument, SparseVector
+from llm_engineering.domain.features import (
+    Chunk,
+    CleanedDocument,
+    SparseVector,
+    chunk_collection,
+    cleaned_collection,
+)
 from llm_engineering.domain.types import DataCategory
-
-
-def cleaned_collection(category: DataCategory) -> str:
-    return f"cleaned_{category.value}"
-
-
-def chunk_collection(category: DataCategory) -> str:
-    return f"embedded_{category.value}"
-
-
-class Embedder(Protocol):
-    dimension: int
-
-    def embed(self, texts: list[str]) -> np.ndarray: ...
-
-
-class ChunkerLike(Protocol):
-    def chunk(self, doc: CleanedDocument) -> list[Chunk]: ...
 
 
 class FeaturePlan(BaseModel):
@@ -114,7 +109,7 @@ _DOC_TYPES: dict[DataCategory, type[ContentDocument]] = {
 
 def plan_feature_run(
     repository: DocumentRepository,
-    index: VectorIndex,
+    index: VectorReader,
     author_full_names: Sequence[str] = (),
     *,
     full: bool = False,
@@ -158,7 +153,9 @@ def _resolve_authors(repository: DocumentRepository, names: Sequence[str]) -> li
     return authors
 
 
-def _stored_hashes(index: VectorIndex, category: DataCategory, authors: list[UserDocument]) -> dict[str, str]:
+def _stored_hashes(
+    index: VectorReader, category: DataCategory, authors: list[UserDocument]
+) -> dict[str, str]:
     name = cleaned_collection(category)
     if not index.collection_exists(name):
         return {}
@@ -185,26 +182,23 @@ def clean_documents(documents: Iterable[ContentDocument]) -> CleanedBatch:
 
 def chunk_and_embed(
     cleaned: CleanedBatch,
-    chunkers: Callable[[], dict[DataCategory, ChunkerLike]],
+    chunkers: Callable[[], dict[DataCategory, Chunker]],
     embedder: Embedder,
-    *,
-    with_sparse: bool = True,
+    sparse_encoder: SparseEncoder | None = None,
 ) -> tuple[ChunkBatch, np.ndarray]:
     """Chunk every cleaned document for its category, then embed all chunks in large batches.
 
     `chunkers` is a factory: a run with nothing to do never loads a tokenizer or a model.
+    Without a `sparse_encoder` the chunks get dense vectors only (no hybrid search).
     """
+    with_sparse = sparse_encoder is not None
     if not cleaned.documents:
         return ChunkBatch(chunks=[], sparse=[] if with_sparse else None), np.zeros((0, 0), dtype=np.float32)
     by_category = chunkers()
     chunks = [chunk for doc in cleaned.documents for chunk in by_category[doc.category].chunk(doc)]
     texts = [chunk.content for chunk in chunks]
     embeddings = embedder.embed(texts)
-    sparse = None
-    if with_sparse:
-        from llm_engineering.application.preprocessing.sparse import sparse_document
-
-        sparse = [SparseVector(indices=i, values=v) for i, v in map(sparse_document, texts)]
+    sparse: list[SparseVector] | None = sparse_encoder.encode_documents(texts) if sparse_encoder else None
     return ChunkBatch(chunks=chunks, sparse=sparse), embeddings
 
 
@@ -306,15 +300,15 @@ def _drop_stale_chunks(index: VectorIndex, cleaned: CleanedBatch, batch: ChunkBa
 def run_feature_pipeline(
     repository: DocumentRepository,
     index: VectorIndex,
-    chunkers: Callable[[], dict[DataCategory, ChunkerLike]],
+    chunkers: Callable[[], dict[DataCategory, Chunker]],
     embedder: Embedder,
+    sparse_encoder: SparseEncoder | None,
     author_full_names: Sequence[str] = (),
     *,
     full: bool = False,
-    with_sparse: bool = True,
 ) -> LoadReport:
     """The four steps in one call, for scripts and benchmarks (the ZenML pipeline runs the same)."""
     plan = plan_feature_run(repository, index, author_full_names, full=full)
     cleaned = clean_documents(plan.documents())
-    batch, embeddings = chunk_and_embed(cleaned, chunkers, embedder, with_sparse=with_sparse)
+    batch, embeddings = chunk_and_embed(cleaned, chunkers, embedder, sparse_encoder)
     return load_to_vector_db(index, plan, cleaned, batch, embeddings)

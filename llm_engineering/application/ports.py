@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 from llm_engineering.domain.documents import ContentDocument, UserDocument, WarehouseDocument
-from llm_engineering.domain.features import RetrievalHit
+from llm_engineering.domain.features import Chunk, CleanedDocument, RetrievalHit, SparseVector
 from llm_engineering.domain.types import SaveOutcome
+
+if TYPE_CHECKING:
+    import numpy as np
 
 D = TypeVar("D", bound=WarehouseDocument)
 
@@ -46,33 +49,19 @@ class DocumentRepository(Protocol):
     def close(self) -> None: ...
 
 
-class VectorIndex(Protocol):
-    """The feature store / vector DB, in domain terms. Collections are named by the caller."""
+# --- features and retrieval ---------------------------------------------------------------------
+#: a sparse vector as the vector store takes it: (term indices, weights)
+SparseTuple = tuple[list[int], list[float]]
+#: one search hit: (point id, score, payload), best first
+ScoredPoint = tuple[str, float, dict[str, Any]]
 
-    def ensure_collection(self, name: str, *, vector_size: int | None, sparse: bool = False) -> None:
-        """Create the collection if missing; `vector_size=None` makes a payload-only collection."""
-        ...
+
+class VectorReader(Protocol):
+    """Reads of the feature store / vector DB. Collections are named by the caller."""
 
     def collection_exists(self, name: str) -> bool: ...
 
     def list_collections(self) -> list[str]: ...
-
-    def drop_collection(self, name: str) -> None: ...
-
-    def upsert(
-        self,
-        name: str,
-        ids: list[str],
-        payloads: list[dict[str, Any]],
-        vectors: list[list[float]] | None = None,
-        sparse: list[tuple[list[int], list[float]]] | None = None,
-    ) -> None: ...
-
-    def delete(self, name: str, ids: list[str]) -> None: ...
-
-    def delete_where(self, name: str, field: str, values: list[str]) -> None:
-        """Delete every point whose payload `field` is one of `values`."""
-        ...
 
     def scroll(
         self, name: str, filters: dict[str, Any] | None = None, fields: list[str] | None = None
@@ -84,20 +73,51 @@ class VectorIndex(Protocol):
 
     def search(
         self, name: str, vector: list[float], *, limit: int, filters: dict[str, Any] | None = None
-    ) -> list[tuple[str, float, dict[str, Any]]]:
-        """Dense nearest neighbours: (id, score, payload), best first."""
+    ) -> list[ScoredPoint]:
+        """Dense nearest neighbours, best first."""
         ...
 
     def hybrid_search(
         self,
         name: str,
         vector: list[float],
-        sparse: tuple[list[int], list[float]],
+        sparse: SparseTuple,
         *,
         limit: int,
         filters: dict[str, Any] | None = None,
-    ) -> list[tuple[str, float, dict[str, Any]]]:
+    ) -> list[ScoredPoint]:
         """Dense + sparse candidates fused with reciprocal rank fusion."""
+        ...
+
+    def refresh(self) -> bool:
+        """Switch a long-lived reader to the newest published data; True when it changed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class VectorWriter(Protocol):
+    """Writes to the feature store / vector DB; invisible to readers until `publish()`."""
+
+    def ensure_collection(self, name: str, *, vector_size: int | None, sparse: bool = False) -> None:
+        """Create the collection if missing; `vector_size=None` makes a payload-only collection."""
+        ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def upsert(
+        self,
+        name: str,
+        ids: list[str],
+        payloads: list[dict[str, Any]],
+        vectors: list[list[float]] | None = None,
+        sparse: list[SparseTuple] | None = None,
+    ) -> None: ...
+
+    def delete(self, name: str, ids: list[str]) -> None: ...
+
+    def delete_where(self, name: str, field: str, values: list[str]) -> None:
+        """Delete every point whose payload `field` is one of `values`."""
         ...
 
     def flush(self) -> None: ...
@@ -106,11 +126,47 @@ class VectorIndex(Protocol):
         """Make this writer's changes visible to readers at once (embedded mode); no-op on a server."""
         ...
 
-    def refresh(self) -> bool:
-        """Switch a long-lived reader to the newest published data; True when it changed."""
+
+class VectorIndex(VectorReader, VectorWriter, Protocol):
+    """A writer that also reads what it wrote (the feature pipeline compares before it writes)."""
+
+
+class Embedder(Protocol):
+    """Texts -> (len(texts), dimension) float32 array, each row L2-normalised."""
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class QueryEmbedder(Protocol):
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class SparseEncoder(Protocol):
+    """BM25-style term weights for hybrid search; the vector store applies IDF."""
+
+    def encode_documents(self, texts: list[str]) -> list[SparseVector]: ...
+
+    def encode_query(self, text: str) -> SparseVector: ...
+
+
+class Tokenizer(Protocol):
+    """What token-aware chunking needs of a fast (Rust) Hugging Face tokenizer."""
+
+    @property
+    def is_fast(self) -> bool: ...
+
+    @property
+    def model_max_length(self) -> int: ...
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int: ...
+
+    def __call__(self, text: Any, **kwargs: Any) -> Any:
+        """`input_ids` (and `offset_mapping` when asked) of one text or a list of texts."""
         ...
 
-    def close(self) -> None: ...
+
+class Chunker(Protocol):
+    def chunk(self, doc: CleanedDocument) -> list[Chunk]: ...
 
 
 # --- crawling -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Feature-store records: cleaned documents, chunks and retrieval hits. No I/O."""
+"""Feature-store records: collection names, cleaned documents, chunks and retrieval hits. No I/O."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ from llm_engineering.domain.types import DataCategory
 
 #: namespace for deterministic chunk ids
 CHUNK_NAMESPACE = uuid.UUID("8d0f5c62-5d3c-4c3b-9a64-0b7f0e7c2d11")
+
+
+def cleaned_collection(category: DataCategory) -> str:
+    """The payload-only collection of a category's cleaned documents (the logical feature store)."""
+    return f"cleaned_{category.value}"
+
+
+def chunk_collection(category: DataCategory) -> str:
+    """The collection of a category's embedded chunks (dense + optional BM25 sparse vectors)."""
+    return f"embedded_{category.value}"
 
 
 _PROVENANCE = {"category", "platform", "link", "author_id", "author_full_name", "source_hash"}
@@ -59,18 +69,12 @@ class Chunk(BaseModel):
         return uuid.uuid5(CHUNK_NAMESPACE, f"{document_id}:{chunk_index}:{content_hash}")
 
     def payload(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"id"})
-        return data
+        return self.model_dump(mode="json", exclude={"id"})
 
 
 class SparseVector(BaseModel):
     indices: list[int]
     values: list[float]
-
-
-class EmbeddedChunk(Chunk):
-    embedding: list[float]
-    sparse: SparseVector | None = None
 
 
 class RetrievalHit(BaseModel):

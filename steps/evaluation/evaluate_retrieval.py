@@ -6,6 +6,7 @@ from zenml import log_metadata, step
 from llm_engineering import bootstrap
 from llm_engineering.application.rag import evaluation
 from llm_engineering.application.rag.retriever import ContextRetriever
+from llm_engineering.infrastructure.models.sparse import Bm25SparseEncoder
 from llm_engineering.settings import REPO_ROOT, get_settings
 
 
@@ -18,11 +19,12 @@ def evaluate_retrieval(
     path = Path(eval_set) if Path(eval_set).is_absolute() else REPO_ROOT / eval_set
     queries = evaluation.load_eval_set(path)
     embedder = bootstrap.build_embedder(settings)
+    sparse_encoder = Bm25SparseEncoder()
     reports = []
     with bootstrap.vector_index(settings, mode="reader") as index:
         for mode in modes:
-            report = evaluation.evaluate(ContextRetriever(index, embedder, mode=mode), queries, ks)  # type: ignore[arg-type]
-            reports.append(report)
+            retriever = ContextRetriever(index, embedder, sparse_encoder if mode == "hybrid" else None)
+            reports.append(evaluation.evaluate(retriever, queries, ks))
     label = f"{settings.EMBEDDING_BACKEND}"
     log_metadata(metadata={f"{label}/{r.mode}": r.metrics() for r in reports} | {"queries": len(queries)})
     return reports

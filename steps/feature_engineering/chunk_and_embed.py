@@ -5,6 +5,7 @@ from zenml import step
 
 from llm_engineering import bootstrap
 from llm_engineering.application import features
+from llm_engineering.infrastructure.models.sparse import Bm25SparseEncoder
 from llm_engineering.settings import get_settings
 
 
@@ -16,6 +17,6 @@ def chunk_and_embed(
     settings = get_settings()
     embedder = bootstrap.build_embedder(settings)
     chunks, embeddings = features.chunk_and_embed(
-        cleaned, lambda: bootstrap.build_chunkers(settings, embedder), embedder
+        cleaned, lambda: bootstrap.build_chunkers(settings, embedder), embedder, Bm25SparseEncoder()
     )
     return chunks, embeddings  # ZenML reads the number of outputs from this return statement

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from llm_engineering import bootstrap
-from llm_engineering.application import features
 from llm_engineering.domain.documents import ArticleDocument
+from llm_engineering.domain.features import chunk_collection
 from llm_engineering.settings import Settings
 from tests.conftest import REPO_ROOT
 
@@ -251,7 +251,7 @@ def test_handbook_corpus_features_and_retrieval_eval(tmp_path: Path, handbook_di
     cleaned = _step_metadata("feature_engineering", "clean_documents")
     assert cleaned["cleaned"] == load["documents_per_category"]["articles"]
     published = _published_ids(data_dir)
-    assert len(published[features.chunk_collection(ArticleDocument.category)]) == load["chunks"]
+    assert len(published[chunk_collection(ArticleDocument.category)]) == load["chunks"]
 
     result = _ok(_cli("tools.run", "retrieval-eval", data_dir=data_dir))
     printed = _printed_metrics(result.stdout)

@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
-from llm_engineering.application.features import chunk_collection
-from llm_engineering.application.ports import VectorIndex
-from llm_engineering.domain.features import RetrievalHit
+from llm_engineering.application.ports import QueryEmbedder, SparseEncoder, VectorReader
+from llm_engineering.domain.features import RetrievalHit, chunk_collection
 from llm_engineering.domain.types import DataCategory
 
 SearchMode = Literal["dense", "hybrid"]
 
 
-class QueryEmbedder(Protocol):
-    def embed_query(self, text: str) -> list[float]: ...
-
-
 class ContextRetriever:
-    """Searches the embedded chunks of all (or some) categories, optionally for one author."""
+    """Searches the embedded chunks of all (or some) categories, optionally for one author.
 
-    def __init__(self, index: VectorIndex, embedder: QueryEmbedder, *, mode: SearchMode = "dense") -> None:
+    With a `sparse_encoder` the search is hybrid (dense + BM25, fused in the engine), else dense.
+    """
+
+    def __init__(
+        self, index: VectorReader, embedder: QueryEmbedder, sparse_encoder: SparseEncoder | None = None
+    ) -> None:
         self._index = index
         self._embedder = embedder
-        self.mode = mode
+        self._sparse = sparse_encoder
+
+    @property
+    def mode(self) -> SearchMode:
+        return "dense" if self._sparse is None else "hybrid"
 
     def retrieve(
         self,
@@ -37,10 +41,9 @@ class ContextRetriever:
             raise ValueError("the query is empty: ask a question")
         vector = self._embedder.embed_query(query)
         sparse = None
-        if self.mode == "hybrid":
-            from llm_engineering.application.preprocessing.sparse import sparse_query
-
-            sparse = sparse_query(query)
+        if self._sparse is not None:
+            terms = self._sparse.encode_query(query)
+            sparse = (terms.indices, terms.values)
         filters = {"author_full_name": author_full_name} if author_full_name else None
         hits: list[RetrievalHit] = []
         for category in categories or list(DataCategory):

@@ -6,9 +6,10 @@ optionally, "sparse" (term frequencies; the engine applies IDF, `Modifier.IDF`, 
 weights never go stale as the corpus grows). Hybrid search fuses a dense and a sparse prefetch
 with reciprocal rank fusion inside the engine.
 
-Sparse term weights come from `application.preprocessing.sparse` (qdrant-edge's own `Bm25`:
-Rust tokenizer, English stemming and stopwords, BM25 k/b length saturation), which runs without
-a model download and gives the same indices in both modes.
+Sparse term weights come from the `SparseEncoder` port (`infrastructure.models.sparse`:
+qdrant-edge's own `Bm25`, Rust tokenizer, English stemming and stopwords, BM25 k/b length
+saturation), which runs without a model download and gives the same indices in both modes.
+`vector_factory` picks the server or the embedded store for a process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from loguru import logger
@@ -27,9 +28,6 @@ from llm_engineering.domain.exceptions import StoreUnavailable
 
 if TYPE_CHECKING:
     from qdrant_client import models
-
-    from llm_engineering.application.ports import VectorIndex
-    from llm_engineering.settings import Settings
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -267,6 +265,12 @@ class QdrantVectorIndex:
         """Switch to the newest published data; a server always serves it (no-op, False)."""
         return False
 
+    def replace_client(self, client: Any) -> Any:
+        """Serve from `client` once calls in flight are done; returns the old one for the caller to close."""
+        with self._gate.exclusive():
+            old, self._gate.client = self._gate.client, client
+        return old
+
     def close(self) -> None:
         with self._gate.exclusive():
             self._gate.client.close()
@@ -295,26 +299,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     return value
-
-
-def connect_vector_index(settings: Settings, *, mode: Literal["reader", "writer"]) -> VectorIndex:
-    """The vector index for this process: a Qdrant server if QDRANT_URL is set, else embedded.
-
-    Embedded, a "writer" owns `vector_dir/work/` (one writer process at a time) and `publish()`es
-    immutable releases; a "reader" opens the current release and `refresh()`es to newer ones.
-    See `vector_releases` for why. A server needs neither: both modes get a plain index.
-    """
-    if mode not in ("reader", "writer"):
-        raise ValueError(f"mode must be 'reader' or 'writer', got {mode!r}")
-    if settings.QDRANT_URL:
-        api_key = settings.QDRANT_API_KEY.get_secret_value() if settings.QDRANT_API_KEY else None
-        return QdrantVectorIndex(connect_server(settings.QDRANT_URL, api_key))
-
-    from llm_engineering.infrastructure.db.vector_releases import ReleaseReaderIndex, ReleaseWriterIndex
-
-    if mode == "writer":
-        return ReleaseWriterIndex.open(settings.vector_dir)
-    return ReleaseReaderIndex.open(settings.vector_dir)
 
 
 def connect_server(url: str, api_key: str | None, *, timeout: float = SERVER_CHECK_TIMEOUT) -> Any:

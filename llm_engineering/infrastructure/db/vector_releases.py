@@ -30,10 +30,11 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from loguru import logger
@@ -41,6 +42,9 @@ from loguru import logger
 from llm_engineering.domain.exceptions import StoreUnavailable
 from llm_engineering.infrastructure.db.qdrant import QdrantVectorIndex
 from llm_engineering.infrastructure.db.qdrant_edge_client import EdgeQdrantClient
+
+if TYPE_CHECKING:
+    from llm_engineering.application.ports import ScoredPoint, SparseTuple
 
 KEEP_RELEASES = 2
 _LOCK = ".lock"
@@ -350,11 +354,15 @@ def _seed_work(layout: ReleaseLayout) -> None:
     logger.info("started the vector work folder from release {}", release)
 
 
-class ReleaseReaderIndex(QdrantVectorIndex):
-    """A read-only index on a private copy of the current release; `refresh()` moves to a newer one."""
+class ReleaseReaderIndex:
+    """A read-only `VectorReader` on a private copy of the current release.
+
+    It wraps a `QdrantVectorIndex` on that copy and exposes only its reads; `refresh()` copies a
+    newer release and swaps the wrapped index's client between two calls.
+    """
 
     def __init__(self, layout: ReleaseLayout, checkout: Checkout) -> None:
-        super().__init__(EdgeQdrantClient(checkout.folder))
+        self._index = QdrantVectorIndex(EdgeQdrantClient(checkout.folder))
         self._layout = layout
         self._checkout: Checkout | None = checkout
         self._refreshing = threading.Lock()  # one refresh at a time; queries go on meanwhile
@@ -378,6 +386,40 @@ class ReleaseReaderIndex(QdrantVectorIndex):
         """The release this reader serves (None: nothing had been published when it last looked)."""
         return self._checkout.release if self._checkout else None
 
+    # --- reads --------------------------------------------------------------------------------
+
+    def collection_exists(self, name: str) -> bool:
+        return self._index.collection_exists(name)
+
+    def list_collections(self) -> list[str]:
+        return self._index.list_collections()
+
+    def scroll(
+        self, name: str, filters: dict[str, Any] | None = None, fields: list[str] | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        return self._index.scroll(name, filters, fields)
+
+    def count(self, name: str) -> int:
+        return self._index.count(name)
+
+    def search(
+        self, name: str, vector: list[float], *, limit: int, filters: dict[str, Any] | None = None
+    ) -> list[ScoredPoint]:
+        return self._index.search(name, vector, limit=limit, filters=filters)
+
+    def hybrid_search(
+        self,
+        name: str,
+        vector: list[float],
+        sparse: SparseTuple,
+        *,
+        limit: int,
+        filters: dict[str, Any] | None = None,
+    ) -> list[ScoredPoint]:
+        return self._index.hybrid_search(name, vector, sparse, limit=limit, filters=filters)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
     def refresh(self) -> bool:
         """Switch to the newest release if there is one; True if the data changed. Cheap if not."""
         with self._refreshing:
@@ -392,9 +434,8 @@ class ReleaseReaderIndex(QdrantVectorIndex):
             except BaseException:
                 checkout.discard()
                 raise
-            with self._gate.exclusive():
-                old_client, self._gate.client = self._gate.client, client
-                old_checkout, self._checkout = self._checkout, checkout
+            old_client = self._index.replace_client(client)
+            old_checkout, self._checkout = self._checkout, checkout
             old_client.close()
             old_checkout.discard()
         logger.info("vector reader switched to release {}", checkout.release)
@@ -405,21 +446,7 @@ class ReleaseReaderIndex(QdrantVectorIndex):
             if self._checkout is None:
                 return
             try:
-                super().close()
+                self._index.close()
             finally:
                 self._checkout.discard()
                 self._checkout = None
-
-    # --- writes are the writer's job ----------------------------------------------------------
-
-    def _read_only(self, *_: Any, **__: Any) -> None:
-        raise StoreUnavailable(
-            f"this vector index reads a published release of {self._layout.root}: "
-            "open it with connect_vector_index(settings, mode='writer') to write"
-        )
-
-    ensure_collection = _read_only  # type: ignore[assignment]
-    drop_collection = _read_only  # type: ignore[assignment]
-    upsert = _read_only  # type: ignore[assignment]
-    delete = _read_only  # type: ignore[assignment]
-    delete_where = _read_only  # type: ignore[assignment]

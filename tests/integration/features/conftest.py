@@ -23,7 +23,9 @@ from llm_engineering.domain.documents import (
     RepositoryDocument,
     UserDocument,
 )
+from llm_engineering.domain.features import chunk_collection
 from llm_engineering.domain.types import DataCategory
+from llm_engineering.infrastructure.models.sparse import Bm25SparseEncoder
 from llm_engineering.settings import Settings
 
 #: {collection: {point id: payload}}: everything a run leaves in the vector store, vectors aside
@@ -123,7 +125,13 @@ class Stores:
             return self.chunkers
 
         return features.run_feature_pipeline(
-            self.repository, index or self.index, load_chunkers, self.embedder, authors, full=full
+            self.repository,
+            index or self.index,
+            load_chunkers,
+            self.embedder,
+            Bm25SparseEncoder(),
+            authors,
+            full=full,
         )
 
     def snapshot(self, index: Any = None) -> Snapshot:
@@ -133,7 +141,7 @@ class Stores:
         return {
             point_id: payload
             for point_id, payload in self.index.scroll(
-                features.chunk_collection(document.category), {"document_id": str(document.id)}
+                chunk_collection(document.category), {"document_id": str(document.id)}
             )
         }
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from llm_engineering import bootstrap
-from llm_engineering.application import features
 from llm_engineering.application.preprocessing.cleaning import clean_document
 from llm_engineering.application.rag.retriever import ContextRetriever
 from llm_engineering.domain.documents import ArticleDocument
 from llm_engineering.domain.exceptions import ConfigError
+from llm_engineering.domain.features import chunk_collection, cleaned_collection
 from llm_engineering.domain.types import DataCategory
 from tests.integration.features.conftest import Stores, snapshot
 from tests.integration.features.texts import (
@@ -61,7 +61,7 @@ def test_first_run_processes_all_and_a_rerun_touches_nothing(stores: Stores) -> 
     assert len(stores.chunks_of(docs["hnsw"])) >= 2, "the long article must span several chunks"
     assert {p["document_id"] for p in chunks.values()} == {str(d.id) for d in docs.values()}
     for category in DataCategory:
-        cleaned = before[features.cleaned_collection(category)]
+        cleaned = before[cleaned_collection(category)]
         assert {p["source_hash"] for p in cleaned.values()} == {
             d.content_hash for d in docs.values() if d.category == category
         }
@@ -99,7 +99,7 @@ def test_changing_one_article_replaces_only_its_chunks(stores: Stores) -> None:
     assert len(new_hnsw) == 1 and "tune ef" in next(iter(new_hnsw.values()))["content"]
     assert not set(old_hnsw) & set(after), "every old chunk of the changed article is gone"
     assert stores.embedder.texts == [p["content"] for p in new_hnsw.values()], "only it is re-embedded"
-    cleaned = dict(stores.index.scroll(features.cleaned_collection(DataCategory.ARTICLES)))
+    cleaned = dict(stores.index.scroll(cleaned_collection(DataCategory.ARTICLES)))
     assert cleaned[hnsw_id]["source_hash"] == changed.content_hash
 
 
@@ -115,8 +115,8 @@ def test_deleting_a_document_removes_its_chunks_and_cleaned_record(stores: Store
     assert report.deleted == 1 and report.chunks == 0 and report.unchanged_skipped == 3
     after = stores.snapshot()
     assert _chunk_points(after) == _without(before, lora_id)
-    assert lora_id not in after[features.cleaned_collection(DataCategory.ARTICLES)]
-    assert str(docs["hnsw"].id) in after[features.cleaned_collection(DataCategory.ARTICLES)]
+    assert lora_id not in after[cleaned_collection(DataCategory.ARTICLES)]
+    assert str(docs["hnsw"].id) in after[cleaned_collection(DataCategory.ARTICLES)]
 
 
 def test_a_full_rebuild_gives_the_same_ids_and_payloads(stores: Stores) -> None:
@@ -190,7 +190,7 @@ def test_a_run_that_dies_before_its_commit_marker_is_redone_without_duplicates(
     with pytest.raises(RuntimeError, match="killed"):
         stores.run()
     monkeypatch.undo()
-    cleaned = dict(stores.index.scroll(features.cleaned_collection(DataCategory.ARTICLES)))
+    cleaned = dict(stores.index.scroll(cleaned_collection(DataCategory.ARTICLES)))
     assert cleaned[str(docs["hnsw"].id)]["source_hash"] == docs["hnsw"].content_hash, "marker not written"
     assert len(cleaned) == 2, "the new article has no marker yet"
 
@@ -202,7 +202,7 @@ def test_a_run_that_dies_before_its_commit_marker_is_redone_without_duplicates(
     fresh_report = stores.run(index=fresh.index)  # the same warehouse into an empty vector store
     assert _chunk_points(stores.snapshot()) == _chunk_points(fresh.snapshot())
     assert stores.snapshot() == fresh.snapshot()
-    total = sum(stores.index.count(features.chunk_collection(c)) for c in DataCategory)
+    total = sum(stores.index.count(chunk_collection(c)) for c in DataCategory)
     assert total == fresh_report.chunks
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from llm_engineering.domain.exceptions import StoreUnavailable
-from llm_engineering.infrastructure.db.qdrant import connect_vector_index
+from llm_engineering.infrastructure.db.vector_factory import connect_vector_index
 from llm_engineering.infrastructure.db.vector_releases import ReleaseReaderIndex, ReleaseWriterIndex
 from llm_engineering.settings import Settings
 

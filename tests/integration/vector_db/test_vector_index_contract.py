@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from llm_engineering.application.preprocessing.sparse import sparse_document, sparse_query
 from llm_engineering.domain.types import DataCategory
 from llm_engineering.infrastructure.db import qdrant
 from llm_engineering.infrastructure.db.qdrant import QdrantVectorIndex
+from llm_engineering.infrastructure.models.sparse import Bm25SparseEncoder
 
 
 def _ids(n: int) -> list[str]:
@@ -106,9 +106,12 @@ class TestVectorIndexContract:
         ids = _ids(len(texts))
         dense = [_unit(2 * i) for i in range(19)] + [_unit(85)]  # the keyword chunk points far away
         index.ensure_collection("chunks", vector_size=4, sparse=True)
-        index.upsert("chunks", ids, [{"text": t} for t in texts], dense, [sparse_document(t) for t in texts])
+        bm25 = Bm25SparseEncoder()
+        sparse = [(v.indices, v.values) for v in bm25.encode_documents(texts)]
+        index.upsert("chunks", ids, [{"text": t} for t in texts], dense, sparse)
 
-        query = sparse_query("kubernetes")
+        terms = bm25.encode_query("kubernetes")
+        query = (terms.indices, terms.values)
         dense_only = [h[0] for h in index.search("chunks", _unit(0), limit=10)]
         assert ids[-1] not in dense_only
         hybrid = index.hybrid_search("chunks", _unit(0), query, limit=3)

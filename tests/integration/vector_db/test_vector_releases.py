@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_engineering.application.ports import VectorReader, VectorWriter
 from llm_engineering.domain.exceptions import StoreUnavailable
 from llm_engineering.infrastructure.db.vector_releases import (
     ReleaseLayout,
@@ -147,13 +148,17 @@ def test_reader_before_any_release_sees_nothing_then_refreshes(root: Path) -> No
         reader.close()
 
 
-def test_readers_are_read_only(root: Path) -> None:
+def _port_methods(port: type) -> set[str]:
+    return {name for name in vars(port) if not name.startswith("_")}
+
+
+def test_readers_have_the_reads_and_no_writes(root: Path) -> None:
     reader = ReleaseReaderIndex.open(root)
     try:
-        with pytest.raises(StoreUnavailable, match="mode='writer'"):
-            reader.ensure_collection("chunks", vector_size=4)
-        with pytest.raises(StoreUnavailable, match="mode='writer'"):
-            reader.upsert("chunks", ["x"], [{}])
+        writes = _port_methods(VectorWriter)
+        assert {"ensure_collection", "upsert", "delete_where", "publish"} <= writes
+        assert not [name for name in writes if hasattr(reader, name)], "a reader must not be able to write"
+        assert all(callable(getattr(reader, name)) for name in _port_methods(VectorReader))
     finally:
         reader.close()
 
