@@ -7,7 +7,7 @@ from steps.etl.get_or_create_user import get_or_create_user
 @pipeline
 def digital_data_etl(
     user_full_name: str,
-    links: list[str],
+    links: list[str] | None = None,
     exports: list[str] | None = None,
     crawler_options: dict[str, dict] | None = None,
     domain_map: dict[str, str] | None = None,

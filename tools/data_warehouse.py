@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from llm_engineering.domain.documents import ALL_DOCUMENT_TYPES
+from llm_engineering.domain.documents import ALL_DOCUMENT_TYPES, WarehouseDocument
 from llm_engineering.domain.exceptions import ConfigError
 from llm_engineering.settings import get_settings
 from tools.cli import configure_logging, run_app
@@ -55,6 +56,7 @@ def import_warehouse(directory: DirArg) -> None:
     if not present:
         raise ConfigError(f"{directory} holds no *Document.json file: export one with `export DIR` first")
     repository = _connect()
+    invalid = 0
     try:
         for doc_type, path in present.items():  # users first: ALL_DOCUMENT_TYPES starts with them
             try:
@@ -65,10 +67,36 @@ def import_warehouse(directory: DirArg) -> None:
                 ) from exc
             if not isinstance(rows, list):
                 raise ConfigError(f"{path} must hold a JSON array of documents")
-            counts = repository.import_raw(doc_type, rows)
+            valid, problems = _split_valid(doc_type, rows)
+            counts = repository.import_raw(doc_type, valid)
+            counts["invalid"] = len(problems)
             typer.echo(f"{path.name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+            for problem in problems:
+                typer.secho(f"error: {path.name} {problem}: fix or remove that row", err=True, fg="red")
+            invalid += len(problems)
     finally:
         repository.close()
+    if invalid:
+        raise ConfigError(f"{invalid} invalid rows were skipped (listed above); the valid rows were imported")
+
+
+def _split_valid(doc_type: type[WarehouseDocument], rows: list) -> tuple[list[dict], list[str]]:
+    """The rows that make valid documents, and a one-line problem for each of the others."""
+    valid, problems = [], []
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            problems.append(f"row {number} is not a JSON object")
+            continue
+        try:
+            doc_type.from_mongo(row)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "<row>"
+            ident = row.get("link") or row.get("post_id") or row.get("_id") or "?"
+            problems.append(f"row {number} ({ident}): `{field}` {first['msg'].lower()}")
+            continue
+        valid.append(row)
+    return valid, problems
 
 
 def main() -> None:

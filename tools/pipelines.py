@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel
 
 from llm_engineering.domain.exceptions import LLMTwinException
-from tools.configs import load_config, resolve_config_path
+from tools.configs import load_config, read_config, resolve_config_path
 
 
 class PipelineFailed(LLMTwinException):
@@ -62,7 +62,7 @@ def _with_overrides(config: Path, overrides: Mapping[str, Any]) -> Path:
     """ZenML rejects a parameter given both in YAML and in code, so overrides go into a patched copy."""
     if not overrides:
         return config
-    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw = read_config(config)
     raw.setdefault("parameters", {}).update(overrides)
     patched = Path(tempfile.mkdtemp(prefix="llm-twin-config-")) / config.name
     patched.write_text(yaml.safe_dump(raw), encoding="utf-8")

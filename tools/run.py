@@ -13,7 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
-from llm_engineering.domain.run_configs import EtlRunConfig, FeatureRunConfig, RetrievalEvalRunConfig
+from llm_engineering.domain.run_configs import (
+    EtlRunConfig,
+    EvaluatingRunConfig,
+    FeatureRunConfig,
+    RetrievalEvalRunConfig,
+)
 from llm_engineering.settings import get_settings
 from tools.cli import configure_logging, run_app
 from tools.pipelines import PipelineSpec, run_pipeline
@@ -28,7 +33,31 @@ def _print_retrieval_eval(run: Any) -> None:
         typer.echo(f"{get_settings().EMBEDDING_BACKEND}/{report.mode}: {report.metrics()}")
 
 
-def _print_summary(_run: Any) -> None:
+def _print_evaluation(run: Any) -> None:
+    from tools.evaluate import print_run
+
+    print_run(run)
+
+
+def _print_crawl_report(run: Any) -> None:
+    """The run's counts per domain (also ZenML metadata), then what the warehouse holds."""
+    from rich.console import Console
+    from rich.table import Table
+
+    report = run.steps["crawl_links"].outputs["crawl_report"][0].load()
+    table = Table(title="This run, per domain")
+    for column in ("domain", "inserted", "updated", "unchanged", "failed"):
+        table.add_column(column, justify="left" if column == "domain" else "right")
+    for domain, stats in sorted(report.per_domain().items()):
+        failed = ", ".join(f"{kind} {n}" for kind, n in sorted(stats["failed_by_kind"].items())) or "0"
+        table.add_row(
+            domain,
+            str(stats["documents_inserted"]),
+            str(stats["documents_updated"]),
+            str(stats["skipped_unchanged"]),
+            failed,
+        )
+    Console().print(table)
     summary()
 
 
@@ -39,7 +68,7 @@ PIPELINES: list[PipelineSpec] = [
         config_model=EtlRunConfig,
         default_config="configs/digital_data_etl_sample.yaml",
         help="Crawl a person's links and exports into the data warehouse.",
-        after=_print_summary,
+        after=_print_crawl_report,
     ),
     PipelineSpec(
         command="features",
@@ -56,6 +85,14 @@ PIPELINES: list[PipelineSpec] = [
         default_config="configs/retrieval_evaluation.yaml",
         help="hit@k, recall@k and MRR@10 of retrieval on a labelled query set (ZenML metadata).",
         after=_print_retrieval_eval,
+    ),
+    PipelineSpec(
+        command="evaluation",
+        pipeline="pipelines.evaluating:evaluating",
+        config_model=EvaluatingRunConfig,
+        default_config="configs/evaluating.yaml",
+        help="Score the latest twin version, its SFT and base models on the test split; promote if better.",
+        after=_print_evaluation,
     ),
 ]
 
@@ -169,18 +206,40 @@ def dashboard(
         subprocess.run([*zenml, "logout", "--local"], check=True)
         return
     subprocess.run([*zenml, "login", "--local", "--ip-address", "127.0.0.1", "--port", "8237"], check=True)
+    skip_onboarding("http://127.0.0.1:8237")
     typer.echo(
         "Dashboard: http://127.0.0.1:8237/projects/default/runs  (stop: poetry poe zenml-dashboard-stop)"
     )
+
+
+def skip_onboarding(server_url: str) -> None:
+    """Answer the local dashboard's first-visit account form for the user, opting in to nothing.
+
+    Only for the local server this command started: its default user has no password.
+    """
+    import httpx
+
+    from llm_engineering.domain.exceptions import LLMTwinException
+
+    with httpx.Client(base_url=server_url, timeout=10, trust_env=False) as client:
+        login = client.post("/api/v1/login", data={"username": "default", "password": ""})
+        if login.status_code != 200:
+            raise LLMTwinException(f"the local dashboard refused the default login ({login.status_code})")
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        answer = client.put("/api/v1/current-user", json={"email_opted_in": False}, headers=headers)
+        if answer.status_code >= 400:
+            raise LLMTwinException(f"could not skip the dashboard's first-visit form ({answer.status_code})")
 
 
 # --- registration: pipelines from the table, then sub-apps of other areas --------------------------
 for _spec in PIPELINES:
     app.command(_spec.command, help=_spec.help)(_pipeline_command(_spec))
 
+from tools.evaluate import evaluate as evaluate_command  # noqa: E402  (evaluation, training issue)
 from tools.models import app as models_app  # noqa: E402  (model registry, training issue)
 
 app.add_typer(models_app, name="models")
+app.command("evaluate")(evaluate_command)
 
 
 def main() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from llm_engineering.domain.training import EvaluationConfig
+from llm_engineering.domain.training_config import TrainingConfig
 
 
 class _Strict(BaseModel):
@@ -22,6 +25,12 @@ class EtlParameters(_Strict):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _something_to_crawl(self) -> EtlParameters:
+        if not self.links and not self.exports:
+            raise ValueError("has no links and no exports: list at least one under `links:` or `exports:`")
+        return self
 
 
 class EtlRunConfig(_Strict):
@@ -63,6 +72,44 @@ class RetrievalEvalParameters(_Strict):
 
 class RetrievalEvalRunConfig(_Strict):
     parameters: RetrievalEvalParameters
+    settings: dict | None = None
+    enable_cache: bool | None = None
+    run_name: str | None = None
+
+
+# --- training (issue 9) -------------------------------------------------------------------------
+
+
+class TrainingParameters(_Strict):
+    #: hyper-parameters of both stages (see `llm_engineering.domain.training_config`)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    #: ZenML artifact versions of the datasets; empty means the latest
+    instruct_datasets_version: str | None = None
+    preference_datasets_version: str | None = None
+
+
+class TrainingRunConfig(_Strict):
+    """`configs/training.yaml`."""
+
+    parameters: TrainingParameters = Field(default_factory=TrainingParameters)
+    settings: dict | None = None
+    enable_cache: bool | None = None
+    run_name: str | None = None
+    model: dict | None = None
+
+
+# --- evaluation (issue 9) -----------------------------------------------------------------------
+
+
+class EvaluatingParameters(_Strict):
+    #: what is evaluated and how much (see `llm_engineering.domain.training.EvaluationConfig`)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+
+class EvaluatingRunConfig(_Strict):
+    """`configs/evaluating.yaml`."""
+
+    parameters: EvaluatingParameters = Field(default_factory=EvaluatingParameters)
     settings: dict | None = None
     enable_cache: bool | None = None
     run_name: str | None = None

@@ -12,14 +12,14 @@ from llm_engineering.settings import REPO_ROOT, get_settings
 @step
 def crawl_links(
     user: UserDocument,
-    links: list[str],
+    links: list[str] | None = None,
     exports: list[str] | None = None,
     crawler_options: dict[str, dict] | None = None,
     domain_map: dict[str, str] | None = None,
 ) -> Annotated[CrawlReport, "crawl_report"]:
     """Crawl the links and exports into the warehouse; fail only when every one failed."""
     settings = get_settings()
-    targets = etl.build_targets(links, exports or [], base=REPO_ROOT)
+    targets = etl.build_targets(links or [], exports or [], base=REPO_ROOT)
     with bootstrap.crawl_services(settings, domain_map=domain_map, options=crawler_options) as services:
         report = crawling.crawl(targets, user, services.dispatcher, services.repository, services.pools)
     log_metadata(metadata={"summary": report.summary(), "domains": report.per_domain()})
