@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from llm_engineering.domain.exceptions import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +21,8 @@ class Settings(BaseSettings):
     DATA_DIR: Path = REPO_ROOT / "data"
     #: A `mongodb://` or `mongodb+srv://` URI selects a real MongoDB server; empty means embedded.
     DATABASE_HOST: str = ""
-    DATABASE_NAME: str = "twin"
+    #: A plain name (letters, digits, `_`, `-`): it is also a folder name under DATA_DIR.
+    DATABASE_NAME: str = Field("twin", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     #: A Qdrant server URL (http://host:6333); empty means the embedded qdrant-edge engine.
     QDRANT_URL: str = ""
     QDRANT_API_KEY: SecretStr | None = None
@@ -64,6 +67,24 @@ class Settings(BaseSettings):
     EMBEDDING_BATCH_SIZE: int = Field(32, ge=1)
     CHUNK_OVERLAP_TOKENS: int = Field(32, ge=0)
 
+    # --- Training and experiment tracking (training issue) ------------------------------------
+    #: Comet ML: with a key runs log online; without one, offline archives go to DATA_DIR/comet.
+    COMET_API_KEY: SecretStr | None = None
+    COMET_WORKSPACE: str = ""
+    COMET_PROJECT: str = "llm-twin"
+
+    # --- Model registry and evaluation (training issue) ---------------------------------------
+    #: Hugging Face Hub token: `models push` (and dataset pushes) use it; unset means no push.
+    HUGGINGFACE_ACCESS_TOKEN: SecretStr | None = None
+    #: LLM-as-judge: an OpenAI-compatible chat model (e.g. gpt-4o-mini); empty skips judging.
+    #: The twin itself (a 135M model) never judges.
+    JUDGE_MODEL: str = ""
+    #: The judge's OpenAI-compatible endpoint; empty means OpenAI's own API.
+    JUDGE_BASE_URL: str = ""
+    #: The judge's API key (falls back to OPENAI_API_KEY from the environment when unset).
+    JUDGE_API_KEY: SecretStr | None = None
+    JUDGE_TIMEOUT: float = Field(60.0, gt=0)
+
     # --- Datasets (training issue, item 1) -----------------------------------------------------
     #: Tokenizer that sizes passages (answers): a transformers folder, a `.gguf` file or a Hub id;
     #: empty means the base model's, SmolLM2-135M-Instruct (the GGUF set-up puts in .tools/models).
@@ -71,6 +92,14 @@ class Settings(BaseSettings):
     #: Hub dataset repo (name or owner/name) that `datasets export` pushes to when
     #: HUGGINGFACE_ACCESS_TOKEN is set: `<repo>-instruct` and `<repo>-preference`.
     DATASETS_HUB_REPO: str = "llm-twin"
+
+    # --- Inference service (inference issue: RAG and the API) ---------------------------------
+    #: When set, every route but /health (and the static chat page) needs `Authorization: Bearer <key>`.
+    API_KEY: SecretStr | None = None
+    #: Comma-separated origins allowed by CORS (e.g. http://localhost:3000); empty means CORS off.
+    CORS_ORIGINS: str = ""
+    #: The RAG and service config the inference service reads (`--config` overrides it).
+    INFERENCE_CONFIG: Path = Path("configs/inference.yaml")
 
     # --- Logging ----------------------------------------------------------------------------
     LOG_LEVEL: str = "INFO"
@@ -98,5 +127,14 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings; call at the edges (steps, CLI), never at import time."""
-    return Settings()
+    """The process-wide settings; call at the edges (steps, CLI), never at import time.
+
+    A bad value reads as one line naming the setting (never its value: it may be a secret).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        message = first["msg"][:1].lower() + first["msg"][1:]
+        raise ConfigError(f"setting {name} {message}: fix it in the environment") from None

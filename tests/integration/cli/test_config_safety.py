@@ -148,3 +148,17 @@ def test_two_first_runs_share_one_freshly_created_zenml_store(tmp_path: Path) ->
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-2000:]
         assert out.strip().splitlines()[-1] == "default"
+
+
+def test_a_database_name_cannot_leave_data_dir(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.run", "summary"],
+        cwd=REPO_ROOT,
+        env={**_env(), "DATA_DIR": str(tmp_path), "DATABASE_NAME": "../../x"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: setting DATABASE_NAME string should match pattern")
+    assert not (tmp_path.parent / "x").exists()
