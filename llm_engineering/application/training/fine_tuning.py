@@ -80,9 +80,10 @@ def content_hash(rows: Sequence[Any], fields: Sequence[str]) -> str:
 
 def run_id(config: TrainingConfig, lineage: Lineage) -> str:
     """Same config and same data -> same run folder, so a re-run after a crash resumes it."""
-    payload = json.dumps(
-        {"config": config.model_dump(mode="json"), "datasets": lineage.datasets}, sort_keys=True
+    what_trains = config.model_dump(
+        mode="json", exclude={"register_version", "experiment_name", "output_dir"}
     )
+    payload = json.dumps({"config": what_trains, "datasets": lineage.datasets}, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
 
 

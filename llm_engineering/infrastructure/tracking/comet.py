@@ -32,8 +32,6 @@ _QUIET_ENV = {
     "COMET_AUTO_LOG_CODE": "false",
     "COMET_AUTO_LOG_GRAPH": "false",
     "COMET_AUTO_LOG_CO2": "false",
-    "COMET_AUTO_LOG_DISABLE": "true",
-    "COMET_DISABLE_AUTO_LOGGING": "1",
 }
 _EXPERIMENT_KWARGS: dict[str, Any] = {
     "log_code": False,
@@ -174,7 +172,7 @@ class OfflineRun:
     archive: Path
     name: str | None = None
     tags: list[str] = field(default_factory=list)
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     #: metric name -> [(step, value), ...] in logging order
     metrics: dict[str, list[tuple[int | None, float]]] = field(default_factory=dict)
     assets: list[str] = field(default_factory=list)
@@ -232,11 +230,12 @@ def _apply(run: OfflineRun, message: dict[str, Any]) -> None:
             run.metrics.setdefault(name, []).append((metric.get("step"), float(value)))
     elif kind == "parameter_msg":
         param = payload.get("param") or {}
-        if param.get("paramName") is not None:
+        if param.get("paramName") is not None and param.get("source") != "auto-logged":
             run.params[param["paramName"]] = param.get("paramValue")
-    elif kind == "log_other_msg" and payload.get("key") == "Name":
-        run.name = payload.get("val")
-    elif kind == "file_msg":
-        name = payload.get("fileName") or (payload.get("metadata") or {}).get("fileName")
+    elif kind in {"log_other", "log_other_msg"} and payload.get("key") == "Name":
+        run.name = payload.get("value", payload.get("val"))
+    elif kind in {"file_upload", "file_msg"}:
+        extra = payload.get("additional_params") or {}
+        name = extra.get("fileName") or payload.get("fileName")
         if name:
             run.assets.append(name)

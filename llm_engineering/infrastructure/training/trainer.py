@@ -162,7 +162,7 @@ def _common_args(config: TrainingConfig, stage: StageConfig, runtime: Runtime, s
         "bf16": runtime.bf16,
         "fp16": False,
         # Recomputing activations trades speed for memory: a 135M model does not need it.
-        "gradient_checkpointing": False,
+        "activation_checkpointing": False,
         "report_to": "none",
         "disable_tqdm": False,
         "dataloader_num_workers": 0,
