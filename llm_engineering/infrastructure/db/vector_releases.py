@@ -7,7 +7,7 @@ So no two processes ever open the same folder. The writer publishes immutable re
 reader process opens its own private copy of one:
 
     vector_dir/
-      writer.lock       flock held by the one writer process (its pid inside, for the error message)
+      writer.lock       file lock held by the one writer process (its pid inside, for the error message)
       work/             the writer's live collections, one EdgeShard folder each
       releases/<id>/    immutable copies of work/, one per publish(); ids sort oldest first
       CURRENT           the newest release id, replaced atomically (temp file + os.replace)
@@ -24,7 +24,6 @@ a reader is copying one at that moment (it holds a shared flock on `releases/<id
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+from filelock import FileLock, Timeout
 from loguru import logger
 
 from llm_engineering.domain.exceptions import StoreUnavailable
@@ -53,6 +53,20 @@ _CHECKOUT_ATTEMPTS = 20
 
 
 # --- file locks ---------------------------------------------------------------------------------
+# Exclusive locks (the writer, each reader process) are filelock's `FileLock`. A release's lock is
+# shared by the readers copying it, and filelock's only shared lock is a SQLite database that must
+# not be renamed or deleted under it, while garbage collection renames and deletes a release with
+# its lock: so release locks are plain `fcntl.flock` (shared for readers, exclusive for the collector).
+
+
+def _exclusive(path: Path, **options: Any) -> FileLock:
+    """A non-blocking exclusive lock on `path`, releasable from any thread of this process."""
+    return FileLock(path, thread_local=False, blocking=False, **options)
+
+
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
 
 
 def _lock(path: Path, *, shared: bool = False, blocking: bool = False) -> int | None:
@@ -102,14 +116,12 @@ class Checkout:
 
     release: str | None
     folder: Path
-    lock_path: Path
-    lock_fd: int
+    lock: FileLock
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.lock_path.unlink()
-        _unlock(self.lock_fd)
+        Path(self.lock.lock_file).unlink(missing_ok=True)
+        self.lock.release()
 
 
 @dataclass(frozen=True)
@@ -206,18 +218,16 @@ class ReleaseLayout:
         if not self.readers.is_dir():
             return
         for lock_path in self.readers.glob(f"*{_LOCK}"):
+            lock = _exclusive(lock_path)
             try:
-                fd = _lock(lock_path)
-            except FileNotFoundError:
-                continue
-            if fd is None:
-                continue
+                lock.acquire()
+            except Timeout:
+                continue  # its reader lives
             try:
-                if _still_linked(fd, lock_path):
-                    shutil.rmtree(self.readers / lock_path.name.removesuffix(_LOCK), ignore_errors=True)
-                    lock_path.unlink()
+                shutil.rmtree(self.readers / lock_path.name.removesuffix(_LOCK), ignore_errors=True)
+                lock_path.unlink(missing_ok=True)
             finally:
-                _unlock(fd)
+                lock.release()
         for folder in self.readers.iterdir():
             if folder.is_dir() and not (self.readers / f"{folder.name}{_LOCK}").exists():
                 shutil.rmtree(folder, ignore_errors=True)  # its lock was collected: an orphan
@@ -225,21 +235,16 @@ class ReleaseLayout:
     def checkout(self) -> Checkout:
         """A private copy of the CURRENT release for this process, locked for as long as it lives."""
         self.readers.mkdir(parents=True, exist_ok=True)
-        while True:
-            name = f"{os.getpid()}-{uuid4().hex[:12]}"
-            lock_path = self.readers / f"{name}{_LOCK}"
-            own_fd = _lock(lock_path, blocking=True)
-            assert own_fd is not None
-            if _still_linked(own_fd, lock_path):
-                break
-            _unlock(own_fd)
+        name = f"{os.getpid()}-{uuid4().hex[:12]}"
+        lock = _exclusive(self.readers / f"{name}{_LOCK}")
+        lock.acquire()  # a new name: nobody else holds it
         folder = self.readers / name
         try:
             release = self._copy_current(folder)
         except BaseException:
-            Checkout(None, folder, lock_path, own_fd).discard()
+            Checkout(None, folder, lock).discard()
             raise
-        return Checkout(release, folder, lock_path, own_fd)
+        return Checkout(release, folder, lock)
 
     def _copy_current(self, folder: Path) -> str | None:
         for _ in range(_CHECKOUT_ATTEMPTS):
@@ -276,29 +281,29 @@ class ReleaseWriterIndex(QdrantVectorIndex):
     `work/`; the next writer's `publish()` includes them.
     """
 
-    def __init__(self, layout: ReleaseLayout, lock_fd: int) -> None:
+    def __init__(self, layout: ReleaseLayout, lock: FileLock) -> None:
         super().__init__(EdgeQdrantClient(layout.work))
         self._layout = layout
-        self._lock_fd: int | None = lock_fd
+        self._lock: FileLock | None = lock
 
     @classmethod
     def open(cls, root: Path) -> ReleaseWriterIndex:
         layout = ReleaseLayout(Path(root))
         layout.root.mkdir(parents=True, exist_ok=True)
-        fd = _lock(layout.writer_lock)
-        if fd is None:
+        lock = _exclusive(layout.writer_lock, preserve_lock_file=True, on_acquired=_write_pid)
+        try:
+            lock.acquire()
+        except Timeout:
             holder = layout.writer_lock.read_text(encoding="utf-8").strip() or "unknown"
             raise StoreUnavailable(
                 f"the vector store {layout.root} is being written by another process (pid {holder}): "
                 "one writer at a time; wait for it to finish, readers are unaffected"
-            )
+            ) from None
         try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
             _seed_work(layout)
-            index = cls(layout, fd)
+            index = cls(layout, lock)
         except BaseException:
-            _unlock(fd)
+            lock.release()
             raise
         logger.debug("opened the vector store writer on {}", layout.work)
         return index
@@ -331,13 +336,13 @@ class ReleaseWriterIndex(QdrantVectorIndex):
         return release
 
     def close(self) -> None:
-        if self._lock_fd is None:
+        if self._lock is None:
             return
         try:
             super().close()
         finally:
-            _unlock(self._lock_fd)
-            self._lock_fd = None
+            self._lock.release()
+            self._lock = None
 
 
 def _seed_work(layout: ReleaseLayout) -> None:

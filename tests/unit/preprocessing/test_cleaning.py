@@ -310,6 +310,9 @@ def test_control_characters_and_blank_runs():
 
 def test_mojibake_is_repaired():
     assert clean_text("It’s a café") == "It’s a café"
+    assert clean_text("Itâ€™s a cafÃ© â€” â€œquotedâ€\x9d") == "It’s a café — “quoted”"
+    assert clean_text("ItÃ¢Â€Â™s twice") == "It’s twice"  # decoded wrongly two times
+    assert clean_text("naïve Ångström, 5 € — already right") == "naïve Ångström, 5 € — already right"
     assert clean_text("ItÃ¢Â€Â™s") == clean_text("ItÃ¢Â€Â™s")  # stays deterministic when unfixable
 
 
