@@ -14,10 +14,10 @@ import pytest
 import trustme
 
 from llm_engineering.application.crawlers.base import CrawlContext
-from llm_engineering.infrastructure.http.fetcher import HttpFetcher
-from llm_engineering.infrastructure.http.politeness import DomainLimiter
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.infrastructure.browser.chrome import ChromeBrowserProvider
+from llm_engineering.infrastructure.http.fetcher import HttpFetcher
+from llm_engineering.infrastructure.http.politeness import DomainLimiter
 from llm_engineering.settings import Settings
 from tests.integration.crawlers_browser import sites
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from llm_engineering.application.crawlers.base import CrawlContext
+from llm_engineering.domain.documents import UserDocument
 from llm_engineering.infrastructure.http.fetcher import HttpFetcher
 from llm_engineering.infrastructure.http.politeness import DomainLimiter
-from llm_engineering.domain.documents import UserDocument
 from llm_engineering.settings import Settings
 from tests.integration.crawlers_http.servers import FixtureHandler, FixtureServer, HostRewriteTransport
 

@@ -8,11 +8,17 @@ from email.utils import format_datetime
 
 import pytest
 
-from llm_engineering.infrastructure.http.fetcher import FetchedPage, decode_body, parse_retry_after
 from llm_engineering.application.crawlers.urls import validate_link
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
-from tests.integration.crawlers_http.conftest import BLOG_HOST, HUGE_BYTES
-from tests.integration.crawlers_http.servers import refused_port
+from llm_engineering.infrastructure.http.fetcher import FetchedPage, decode_body, parse_retry_after
+from tests.integration.crawlers_http.conftest import BLOG_HOST, HTML_OK, HUGE_BYTES
+from tests.integration.crawlers_http.servers import FixtureHandler, FixtureServer, refused_port
+
+WILDCARD_ROBOTS = b"""User-agent: *
+Disallow: /*.pdf$
+Disallow: /drafts*/
+Allow: /drafts-public/
+"""
 
 
 def _fails(fetch, kind: ErrorKind, *must_mention: str) -> CrawlError:
@@ -186,3 +192,25 @@ class TestRobots:
         assert fetcher.get(f"{scripted_server.base_url}/utf8").status == 200  # robots.txt is 500
         assert substack_server.count("/robots.txt") == 1
         assert scripted_server.count("/robots.txt") == 1
+
+    def test_wildcard_and_end_anchor_rules(self, make_context) -> None:
+        """`*` and `$` (RFC 9309), and the longest match wins: urllib.robotparser gets these wrong."""
+
+        def page(handler: FixtureHandler) -> None:
+            handler.send_body(200, HTML_OK, "text/html; charset=utf-8")
+
+        allowed = ["/notes/paper.pdf.html", "/notes/paper.pdf?format=html", "/drafts-public/idea.html"]
+        disallowed = ["/notes/paper.pdf", "/drafts-2024/idea.html", "/drafts/idea.html"]
+        routes = {path.split("?", 1)[0]: page for path in allowed + disallowed}
+        routes["/robots.txt"] = lambda handler: handler.send_body(200, WILDCARD_ROBOTS, "text/plain")
+        server = FixtureServer(routes=routes).start()
+        try:
+            fetcher = make_context().http
+            for path in allowed:
+                assert fetcher.get(f"{server.base_url}{path}").status == 200, path
+            for path in disallowed:
+                url = f"{server.base_url}{path}"
+                _fails(lambda url=url: fetcher.get(url), ErrorKind.ROBOTS_DISALLOWED, url)
+            assert {hit.path for hit in server.hits} == {"/robots.txt", *(p.split("?")[0] for p in allowed)}
+        finally:
+            server.stop()
