@@ -90,7 +90,7 @@ def build_embedder(settings: Settings) -> Any:
 
 def build_chunkers(settings: Settings, embedder: Any) -> dict[Any, Any]:
     """One chunker per category, sized to the embedder's own tokenizer and sequence limit."""
-    from llm_engineering.application.preprocessing.chunking import Chunker, default_chunking_configs
+    from llm_engineering.application.preprocessing.chunking import TokenChunker, default_chunking_configs
 
     configs = default_chunking_configs(embedder.max_seq_length, settings.CHUNK_OVERLAP_TOKENS)
-    return dict.fromkeys(configs, Chunker(embedder.tokenizer, configs))
+    return dict.fromkeys(configs, TokenChunker(embedder.tokenizer, configs))

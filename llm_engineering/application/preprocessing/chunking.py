@@ -29,7 +29,7 @@ from llm_engineering.domain.features import Chunk, CleanedDocument
 from llm_engineering.domain.types import DataCategory
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+    from llm_engineering.application.ports import Tokenizer
 
 #: a tokenizer's model_max_length above this is a "no limit" sentinel, not a real limit
 _NO_LIMIT = 1_000_000
@@ -192,12 +192,12 @@ class _Intervals:
 # --- the chunker ----------------------------------------------------------------------------
 
 
-class Chunker:
-    """Splits cleaned documents into chunks that the embedding model sees whole."""
+class TokenChunker:
+    """The `Chunker` port: splits cleaned documents into chunks that the embedding model sees whole."""
 
     def __init__(
         self,
-        tokenizer: PreTrainedTokenizerBase,
+        tokenizer: Tokenizer,
         config: ChunkingConfig | Mapping[DataCategory, ChunkingConfig],
     ) -> None:
         if not getattr(tokenizer, "is_fast", False):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llm_engineering.application.preprocessing.chunking import Chunker, default_chunking_configs
+from llm_engineering.application.preprocessing.chunking import TokenChunker, default_chunking_configs
 from llm_engineering.application.preprocessing.cleaning import EmptyDocumentError, clean_document
 from llm_engineering.domain.documents import ArticleDocument
 from llm_engineering.infrastructure.models.embedder import (
@@ -44,7 +44,7 @@ def embedder() -> SentenceEmbedder:
 def corpus_chunks(embedder) -> list:
     if not HANDBOOK.is_file():
         pytest.skip(f"handbook corpus not found at {HANDBOOK}")
-    chunker = Chunker(embedder.tokenizer, default_chunking_configs(embedder.max_seq_length, 32))
+    chunker = TokenChunker(embedder.tokenizer, default_chunking_configs(embedder.max_seq_length, 32))
     chunks = []
     for raw in json.loads(HANDBOOK.read_text(encoding="utf-8")):
         try:

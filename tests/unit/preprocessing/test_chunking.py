@@ -10,8 +10,8 @@ import time
 import pytest
 
 from llm_engineering.application.preprocessing.chunking import (
-    Chunker,
     ChunkingConfig,
+    TokenChunker,
     code_block_spans,
     default_chunking_configs,
 )
@@ -57,8 +57,8 @@ def assert_within_limit(chunks: list[Chunk], tokenizer, limit: int = MAX) -> Non
 
 
 @pytest.fixture
-def chunker(tiny_tokenizer) -> Chunker:
-    return Chunker(tiny_tokenizer, ChunkingConfig(max_tokens=MAX, overlap_tokens=12))
+def chunker(tiny_tokenizer) -> TokenChunker:
+    return TokenChunker(tiny_tokenizer, ChunkingConfig(max_tokens=MAX, overlap_tokens=12))
 
 
 def test_long_prose_is_covered_within_the_limit_with_overlap(chunker, tiny_tokenizer, make_doc):
@@ -168,7 +168,7 @@ def test_short_document_is_one_chunk(chunker, make_doc):
 def test_per_category_configs(tiny_tokenizer, make_doc):
     configs = default_chunking_configs(MAX, 16)
     assert configs[DataCategory.REPOSITORIES].overlap_tokens < configs[DataCategory.ARTICLES].overlap_tokens
-    chunker = Chunker(
+    chunker = TokenChunker(
         tiny_tokenizer, {DataCategory.ARTICLES: ChunkingConfig(max_tokens=32, overlap_tokens=4)}
     )
     chunks = chunker.chunk(make_doc(prose(10)))
@@ -193,7 +193,7 @@ def test_config_is_validated(kwargs, message):
 
 def test_config_above_the_tokenizer_limit_is_refused(tiny_tokenizer):
     with pytest.raises(ValueError, match="truncated"):
-        Chunker(tiny_tokenizer, ChunkingConfig(max_tokens=128, overlap_tokens=8))
+        TokenChunker(tiny_tokenizer, ChunkingConfig(max_tokens=128, overlap_tokens=8))
 
 
 def test_glued_sentences_and_unicode_are_covered(chunker, tiny_tokenizer, make_doc):
@@ -216,7 +216,7 @@ def test_a_5mb_document_chunks_in_bounded_time(tiny_tokenizer, make_doc):
     )
     text = "\n\n".join([block] * (5_000_000 // len(block) + 1))
     assert len(text) >= 5_000_000
-    chunker = Chunker(tiny_tokenizer, ChunkingConfig(max_tokens=MAX, overlap_tokens=8))
+    chunker = TokenChunker(tiny_tokenizer, ChunkingConfig(max_tokens=MAX, overlap_tokens=8))
 
     started = time.perf_counter()
     chunks = chunker.chunk(make_doc(text))
