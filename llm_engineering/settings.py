@@ -105,14 +105,6 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
 
     @property
-    def uses_embedded_mongo(self) -> bool:
-        return not self.DATABASE_HOST
-
-    @property
-    def uses_embedded_qdrant(self) -> bool:
-        return not self.QDRANT_URL
-
-    @property
     def warehouse_dir(self) -> Path:
         return self.DATA_DIR.resolve() / "warehouse"
 

@@ -66,10 +66,6 @@ class StoreUnavailable(LLMTwinException):
     """A database or vector store cannot be reached or opened."""
 
 
-class DocumentNotFound(LLMTwinException):
-    """A document asked for by id or link is not in the store."""
-
-
 class ConfigError(LLMTwinException):
     """A config file or setting is invalid; the message names it and says how to fix it."""
 
