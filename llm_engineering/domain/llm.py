@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_engineering.domain.exceptions import LLMTwinException
+
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "cancelled"]
 
@@ -51,3 +53,11 @@ class CompletionDelta(BaseModel):
     text: str = ""
     finish_reason: FinishReason | None = None
     usage: TokenUsage | None = None
+
+
+class LLMError(LLMTwinException):
+    """The LLM cannot answer: not provisioned, unreachable, or the request does not fit it."""
+
+
+class PromptTooLong(LLMError):
+    """The prompt plus `max_tokens` exceeds the model's context window (a client error)."""

@@ -1,0 +1,383 @@
+"""A lean, batched decoder for Llama-family models, and the scheduler thread that feeds it.
+
+Why not `model.generate`: on a small model on a CPU, most of a token's time goes to per-token
+overhead (cache objects, mask building, logits processors, stopping criteria) and to reading the
+weights once per token. Here one decode step is a fixed chain of tensor calls over weights fused
+at load (q|k|v in one matrix, gate|up in another), a preallocated KV cache written in place, and
+logits for the last position only. Every request in the running batch shares that one weight read:
+eight concurrent requests cost little more than one.
+
+`BatchEngine` runs continuous batching: a scheduler thread admits waiting requests into the
+running batch between steps (prefilling each prompt into its own cache slot), decodes one token
+for every active request per step, and drops a request the moment it finishes or is cancelled.
+Rows of the batch have their own lengths; attention masks each row to its own positions, so no
+padding changes any row's result.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from loguru import logger
+
+from llm_engineering.domain.llm import LLMError, PromptTooLong
+
+if TYPE_CHECKING:
+    import torch
+
+#: what the engine sends a request's consumer: ("token", id), ("end", reason) or ("error", exc)
+Event = tuple[str, Any]
+EndReason = Literal["stop", "length", "cancelled"]
+
+
+class UnsupportedModel(LLMError):
+    """The model's architecture is not one the lean decoder implements."""
+
+
+@dataclass
+class GenerationRequest:
+    """One prompt to decode. `cancel()` from any thread removes it from the batch at the next step."""
+
+    prompt_ids: list[int]
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    eos_ids: frozenset[int] = frozenset()
+    events: queue.SimpleQueue[Event] = field(default_factory=queue.SimpleQueue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    # scheduler state
+    pos: int = 0
+    last_token: int = 0
+    generated: int = 0
+    generator: Any = None
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+
+class LlamaDecoder:
+    """A Llama-architecture forward pass over a fixed-capacity, slot-per-request KV cache.
+
+    Works for `LlamaForCausalLM` and architectures with the same layout (q/k/v/o and gate/up/down
+    projections, RMSNorm, rotary embeddings, optional q/k/v biases). Call only from one thread.
+    """
+
+    def __init__(self, model: Any, *, max_batch: int, max_seq_len: int) -> None:
+        import torch
+
+        cfg = model.config
+        inner = getattr(model, "model", None)
+        layers = getattr(inner, "layers", None)
+        if layers is None or not hasattr(layers[0], "self_attn") or not hasattr(layers[0], "mlp"):
+            raise UnsupportedModel(
+                f"model type {cfg.model_type!r} is not Llama-like: "
+                "use a Llama-family model (SmolLM2, Llama, Mistral)"
+            )
+        attn0 = layers[0].self_attn
+        if hasattr(attn0, "q_norm") or getattr(cfg, "sliding_window", None):
+            raise UnsupportedModel(
+                f"model type {cfg.model_type!r} (q/k norms or sliding window) is not supported"
+            )
+        self.device = model.device
+        self.dtype = model.dtype
+        self.hidden = cfg.hidden_size
+        self.n_heads = cfg.num_attention_heads
+        self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or self.hidden // self.n_heads
+        self.eps = cfg.rms_norm_eps
+        self.max_batch = max_batch
+        self.max_seq_len = max_seq_len
+        self.q_dim = self.n_heads * self.head_dim
+        self.kv_dim = self.n_kv * self.head_dim
+
+        def fused(*linears: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+            weight = torch.cat([lin.weight.detach() for lin in linears]).contiguous()
+            biases = [lin.bias for lin in linears]
+            if all(b is None for b in biases):
+                return weight, None
+            parts = [
+                b.detach() if b is not None else lin.weight.new_zeros(lin.out_features)
+                for b, lin in zip(biases, linears, strict=True)
+            ]
+            return weight, torch.cat(parts).contiguous()
+
+        self.layers = []
+        for layer in layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            wqkv, bqkv = fused(attn.q_proj, attn.k_proj, attn.v_proj)
+            wgu, _ = fused(mlp.gate_proj, mlp.up_proj)
+            self.layers.append(
+                (
+                    layer.input_layernorm.weight.detach(),
+                    wqkv,
+                    bqkv,
+                    attn.o_proj.weight.detach(),
+                    layer.post_attention_layernorm.weight.detach(),
+                    wgu,
+                    mlp.down_proj.weight.detach(),
+                )
+            )
+        self.embed = inner.embed_tokens.weight.detach()
+        self.norm = inner.norm.weight.detach()
+        self.lm_head = model.lm_head.weight.detach()
+        # rotary tables for every position, from the model's own rotary module (any rope scaling)
+        positions = torch.arange(max_seq_len, device=self.device)[None]
+        probe = torch.empty(1, dtype=self.dtype, device=self.device)
+        cos, sin = inner.rotary_emb(probe, positions)
+        self.cos, self.sin = cos[0].contiguous(), sin[0].contiguous()
+        self.positions = torch.arange(max_seq_len, device=self.device)
+        self.capacity = 0
+        self.k_cache: list[torch.Tensor] = []
+        self.v_cache: list[torch.Tensor] = []
+
+    # -- cache ---------------------------------------------------------------------------------
+
+    def ensure_capacity(self, length: int) -> None:
+        """Grow every slot's cache (doubling, up to max_seq_len) to hold `length` positions."""
+        import torch
+
+        if length <= self.capacity:
+            return
+        if length > self.max_seq_len:
+            raise LLMError(f"sequence of {length} tokens exceeds the cache's {self.max_seq_len}")
+        new_cap = max(256, self.capacity)
+        while new_cap < length:
+            new_cap *= 2
+        new_cap = min(new_cap, self.max_seq_len)
+        shape = (self.max_batch, self.n_kv, new_cap, self.head_dim)
+        ks, vs = [], []
+        for i in range(len(self.layers)):
+            k = torch.zeros(shape, dtype=self.dtype, device=self.device)
+            v = torch.zeros(shape, dtype=self.dtype, device=self.device)
+            if self.capacity:
+                k[:, :, : self.capacity] = self.k_cache[i]
+                v[:, :, : self.capacity] = self.v_cache[i]
+            ks.append(k)
+            vs.append(v)
+        self.k_cache, self.v_cache, self.capacity = ks, vs, new_cap
+
+    def move_slot(self, src: int, dst: int, length: int) -> None:
+        """Copy slot `src`'s first `length` cached positions into slot `dst` (batch compaction)."""
+        for k, v in zip(self.k_cache, self.v_cache, strict=True):
+            k[dst, :, :length] = k[src, :, :length]
+            v[dst, :, :length] = v[src, :, :length]
+
+    # -- forward -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        half = x.shape[-1] // 2
+        rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+        return x * cos + rotated * sin
+
+    def prefill(self, slot: int, ids: list[int]) -> torch.Tensor:
+        """Run a whole prompt into `slot` (positions 0..len-1); logits of its last position [vocab]."""
+        import torch
+        import torch.nn.functional as F
+
+        n = len(ids)
+        self.ensure_capacity(n + 1)
+        x = F.embedding(torch.tensor(ids, device=self.device), self.embed)  # [n, H]
+        cos, sin = self.cos[:n, None, :], self.sin[:n, None, :]  # [n, 1, hd]
+        hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
+        for i, (ln1, wqkv, bqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
+            h = F.rms_norm(x, (self.hidden,), ln1, self.eps)
+            qkv = F.linear(h, wqkv, bqkv)
+            q = self._rope(qkv[:, : self.q_dim].view(n, nh, hd), cos, sin)
+            k = self._rope(qkv[:, self.q_dim : self.q_dim + self.kv_dim].view(n, nkv, hd), cos, sin)
+            v = qkv[:, self.q_dim + self.kv_dim :].view(n, nkv, hd)
+            k, v = k.transpose(0, 1), v.transpose(0, 1)  # [nkv, n, hd]
+            self.k_cache[i][slot, :, :n] = k
+            self.v_cache[i][slot, :, :n] = v
+            a = F.scaled_dot_product_attention(
+                q.transpose(0, 1)[None], k[None], v[None], is_causal=True, enable_gqa=nkv != nh
+            )  # [1, nh, n, hd]
+            x = x + F.linear(a[0].transpose(0, 1).reshape(n, self.q_dim), wo)
+            h = F.rms_norm(x, (self.hidden,), ln2, self.eps)
+            g, u = F.linear(h, wgu).chunk(2, dim=-1)
+            x = x + F.linear(F.silu(g) * u, wd)
+        last = F.rms_norm(x[-1:], (self.hidden,), self.norm, self.eps)
+        return F.linear(last, self.lm_head)[0]
+
+    def decode(self, tokens: torch.Tensor, pos: torch.Tensor, span: int) -> torch.Tensor:
+        """One step for slots 0..b-1: `tokens[b]` at `pos[b]`; `span` > max(pos). Logits [b, vocab]."""
+        import torch.nn.functional as F
+
+        b = tokens.shape[0]
+        hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
+        x = F.embedding(tokens, self.embed)  # [b, H]
+        cos, sin = self.cos[pos][:, None, :], self.sin[pos][:, None, :]  # [b, 1, hd]
+        mask = (self.positions[:span][None, :] <= pos[:, None])[:, None, None, :]  # [b, 1, 1, span]
+        rows = self.positions[:b]
+        for i, (ln1, wqkv, bqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
+            h = F.rms_norm(x, (self.hidden,), ln1, self.eps)
+            qkv = F.linear(h, wqkv, bqkv)
+            q = self._rope(qkv[:, : self.q_dim].view(b, nh, hd), cos, sin)
+            k = self._rope(qkv[:, self.q_dim : self.q_dim + self.kv_dim].view(b, nkv, hd), cos, sin)
+            kc, vc = self.k_cache[i], self.v_cache[i]
+            kc[rows, :, pos] = k
+            vc[rows, :, pos] = qkv[:, self.q_dim + self.kv_dim :].view(b, nkv, hd)
+            a = F.scaled_dot_product_attention(
+                q[:, :, None, :], kc[:b, :, :span], vc[:b, :, :span], attn_mask=mask, enable_gqa=nkv != nh
+            )  # [b, nh, 1, hd]
+            x = x + F.linear(a.reshape(b, self.q_dim), wo)
+            h = F.rms_norm(x, (self.hidden,), ln2, self.eps)
+            g, u = F.linear(h, wgu).chunk(2, dim=-1)
+            x = x + F.linear(F.silu(g) * u, wd)
+        x = F.rms_norm(x, (self.hidden,), self.norm, self.eps)
+        return F.linear(x, self.lm_head)
+
+
+def _sample(logits: torch.Tensor, request: GenerationRequest) -> int:
+    """Greedy at temperature 0; else temperature + nucleus (top-p) sampling with the request's seed."""
+    import torch
+
+    if request.temperature <= 0.0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float() / request.temperature, dim=-1)
+    if request.top_p < 1.0:
+        sorted_probs, order = probs.sort(descending=True)
+        keep = sorted_probs.cumsum(0) - sorted_probs < request.top_p  # always keeps the first
+        sorted_probs = sorted_probs * keep
+        choice = torch.multinomial(sorted_probs, 1, generator=request.generator)
+        return int(order[choice])
+    return int(torch.multinomial(probs, 1, generator=request.generator))
+
+
+class BatchEngine:
+    """Continuous batching over one `LlamaDecoder`, on a daemon scheduler thread."""
+
+    def __init__(self, decoder: LlamaDecoder) -> None:
+        self.decoder = decoder
+        self._pending: collections.deque[GenerationRequest] = collections.deque()
+        self._active: list[GenerationRequest] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="llm-batch-engine", daemon=True)
+        self._thread.start()
+        #: steps run and the batch size of each (for tests and benchmarks)
+        self.steps = 0
+        self.max_batch_seen = 0
+
+    def submit(self, request: GenerationRequest) -> GenerationRequest:
+        if len(request.prompt_ids) + request.max_new_tokens > self.decoder.max_seq_len:
+            raise PromptTooLong(
+                f"prompt ({len(request.prompt_ids)} tokens) + max_tokens ({request.max_new_tokens}) exceeds "
+                f"the model's {self.decoder.max_seq_len}-token window: shorten the prompt or lower max_tokens"
+            )
+        if request.temperature > 0.0:
+            import torch
+
+            request.generator = torch.Generator(device=self.decoder.device)
+            if request.seed is not None:
+                request.generator.manual_seed(request.seed)
+            else:
+                request.generator.seed()
+        with self._wake:
+            if self._closed:
+                raise LLMError("the local LLM engine is closed")
+            self._pending.append(request)
+            self._wake.notify()
+        return request
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout=30)
+
+    # -- scheduler thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        import torch
+
+        with torch.inference_mode():
+            while True:
+                with self._wake:
+                    while not self._closed and not self._pending and not self._active:
+                        self._wake.wait()
+                    if self._closed:
+                        break
+                    admitted = []
+                    while self._pending and len(self._active) + len(admitted) < self.decoder.max_batch:
+                        admitted.append(self._pending.popleft())
+                try:
+                    for request in admitted:
+                        self._admit(request)
+                    self._drop_finished()
+                    if self._active:
+                        self._step()
+                        self._drop_finished()
+                except Exception as exc:  # the engine must outlive one bad batch; tell every caller why
+                    logger.exception("local LLM step failed")
+                    for request in [*self._active, *admitted]:
+                        request.events.put(("error", exc))
+                    self._active.clear()
+            for request in [*self._active, *self._pending]:
+                request.events.put(("end", "cancelled"))
+
+    def _admit(self, request: GenerationRequest) -> None:
+        if request.cancelled.is_set():
+            request.events.put(("end", "cancelled"))
+            return
+        slot = len(self._active)
+        logits = self.decoder.prefill(slot, request.prompt_ids)
+        request.pos = len(request.prompt_ids)
+        self._active.append(request)
+        self._emit(request, _sample(logits, request))
+
+    def _emit(self, request: GenerationRequest, token: int) -> None:
+        if token in request.eos_ids:
+            request.events.put(("end", "stop"))
+            request.cancelled.set()
+            return
+        request.generated += 1
+        request.last_token = token
+        request.events.put(("token", token))
+        if request.generated >= request.max_new_tokens:
+            request.events.put(("end", "length"))
+            request.cancelled.set()
+
+    def _drop_finished(self) -> None:
+        """Remove finished or cancelled requests, moving the last slot into each hole."""
+        i = 0
+        while i < len(self._active):
+            request = self._active[i]
+            if not request.cancelled.is_set():
+                i += 1
+                continue
+            last = len(self._active) - 1
+            if i != last:
+                moved = self._active[last]
+                self.decoder.move_slot(last, i, moved.pos)
+                self._active[i] = moved
+            self._active.pop()
+
+    def _step(self) -> None:
+        import torch
+
+        active = self._active
+        device = self.decoder.device
+        pos = [r.pos for r in active]
+        span = max(pos) + 1
+        self.decoder.ensure_capacity(span)
+        tokens = torch.tensor([r.last_token for r in active], device=device)
+        logits = self.decoder.decode(tokens, torch.tensor(pos, device=device), span)
+        greedy = logits.argmax(dim=-1).tolist()
+        self.steps += 1
+        self.max_batch_seen = max(self.max_batch_seen, len(active))
+        for row, request in enumerate(active):
+            request.pos += 1
+            token = greedy[row] if request.temperature <= 0.0 else _sample(logits[row], request)
+            self._emit(request, token)

@@ -1,0 +1,293 @@
+"""The default LLM: a transformers model in this process, decoded by the lean batched engine.
+
+Which model: `LLM_MODEL_PATH` when set; else the model registry's production twin when there is
+one; else SmolLM2-135M-Instruct converted from the GGUF that set-up fetched. The model is loaded
+once, in `warm_up()`; every request goes through one `BatchEngine`, so concurrent requests share
+one decode loop. Prompts are rendered with the model's own chat template.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from loguru import logger
+
+from llm_engineering.domain.llm import (
+    ChatMessage,
+    Completion,
+    CompletionDelta,
+    GenerationParams,
+    LLMError,
+    TokenUsage,
+)
+
+if TYPE_CHECKING:
+    from llm_engineering.application.ports import ModelRegistry
+    from llm_engineering.infrastructure.llm.engine import BatchEngine
+    from llm_engineering.settings import Settings
+
+Dtype = Literal["float32", "bfloat16"]
+
+
+@dataclass(frozen=True)
+class LocalLLMConfig:
+    """Where the model comes from and how it runs. Empty `model_path` means registry, then SmolLM2."""
+
+    model_path: Path | None = None
+    gguf_path: Path | None = None
+    cache_dir: Path | None = None
+    device: str = "auto"
+    dtype: Dtype = "float32"
+    max_batch: int = 8
+    max_seq_len: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"LLM_DTYPE must be float32 or bfloat16, got {self.dtype!r}")
+        if self.max_batch < 1 or self.max_seq_len < 16:
+            raise ValueError("LLM_MAX_BATCH must be >= 1 and LLM_MAX_SEQ_LEN >= 16")
+        if self.model_path is None and (self.gguf_path is None or self.cache_dir is None):
+            raise ValueError("without a model_path, the base model's gguf_path and a cache_dir are needed")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalLLMConfig:
+        return cls(
+            model_path=Path(settings.LLM_MODEL_PATH) if settings.LLM_MODEL_PATH.strip() else None,
+            gguf_path=settings.LLM_BASE_GGUF,
+            cache_dir=settings.MODEL_CACHE_DIR or settings.cache_dir / "models",
+            device=settings.LLM_DEVICE,
+            dtype=settings.LLM_DTYPE,  # type: ignore[arg-type]  # validated in __post_init__
+            max_batch=settings.LLM_MAX_BATCH,
+            max_seq_len=settings.LLM_MAX_SEQ_LEN,
+        )
+
+
+class LocalLLM:
+    """`LLMClient` over a local transformers model. Cheap to construct; `warm_up()` loads."""
+
+    def __init__(self, config: LocalLLMConfig, registry: ModelRegistry | None = None) -> None:
+        self.config = config
+        self.registry = registry
+        self._lock = threading.Lock()
+        self._model_dir: Path | None = None
+        self._model_name: str | None = None
+        self._tokenizer: Any = None
+        self._engine: BatchEngine | None = None
+        self._eos_ids: frozenset[int] = frozenset()
+        self._context_window: int | None = None
+
+    # -- which model ---------------------------------------------------------------------------
+
+    def _resolve(self) -> tuple[Path, str]:
+        if self._model_dir is not None and self._model_name is not None:
+            return self._model_dir, self._model_name
+        if self.config.model_path is not None:
+            path = self.config.model_path
+            if not (path / "config.json").is_file():
+                raise LLMError(f"LLM_MODEL_PATH {path} is not a transformers model folder (no config.json)")
+            resolved = (path, path.name)
+        else:
+            twin = self.registry.production() if self.registry is not None else None
+            if twin is not None:
+                resolved = (Path(twin.weights_dir), f"twin:{twin.version}")
+            else:
+                from llm_engineering.infrastructure.llm.provision import BASE_MODEL_NAME, ensure_base_model
+
+                assert self.config.gguf_path is not None and self.config.cache_dir is not None
+                resolved = (ensure_base_model(self.config.gguf_path, self.config.cache_dir), BASE_MODEL_NAME)
+        self._model_dir, self._model_name = resolved
+        return resolved
+
+    @property
+    def model_name(self) -> str:
+        return self._resolve()[1]
+
+    @property
+    def context_window(self) -> int:
+        """The model's positions (config.json), capped at LLM_MAX_SEQ_LEN (the KV cache's size)."""
+        if self._context_window is None:
+            config = json.loads((self._resolve()[0] / "config.json").read_text())
+            native = int(config.get("max_position_embeddings") or self.config.max_seq_len)
+            self._context_window = min(native, self.config.max_seq_len)
+        return self._context_window
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Load tokenizer and model and start the batch engine. Idempotent, thread-safe."""
+        if self._engine is not None:
+            return
+        with self._lock:
+            if self._engine is not None:
+                return
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+            from llm_engineering.infrastructure.llm.engine import BatchEngine, LlamaDecoder
+
+            model_dir, name = self._resolve()
+            device = self.config.device
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            dtype = getattr(torch, self.config.dtype)
+            logger.info("Loading local LLM {} ({}, {}, {})", name, model_dir, device, self.config.dtype)
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            if not tokenizer.chat_template:
+                raise LLMError(f"the model at {model_dir} has no chat template: use an instruct/chat model")
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+            eos: set[int] = set()
+            try:
+                generation = GenerationConfig.from_pretrained(model_dir)
+                eos.update(_as_ids(generation.eos_token_id))
+            except OSError:  # no generation_config.json
+                pass
+            eos.update(_as_ids(model.config.eos_token_id))
+            eos.update(_as_ids(tokenizer.eos_token_id))
+            self._eos_ids = frozenset(eos)
+            self._tokenizer = tokenizer
+            seq_len = min(self.context_window, self.config.max_seq_len)
+            decoder = LlamaDecoder(model, max_batch=self.config.max_batch, max_seq_len=seq_len)
+            self._engine = BatchEngine(decoder)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    def encode_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The prompt's token ids: the chat template with the assistant turn opened."""
+        self.warm_up()
+        if not messages:
+            raise LLMError("no messages to answer: send at least one user message")
+        text = self._tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in messages],
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        return list(self._tokenizer(text, add_special_tokens=False).input_ids)
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return len(self.encode_chat(messages))
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def complete(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Completion:
+        parts: list[str] = []
+        last = CompletionDelta()
+        for delta in self.stream(messages, params):
+            parts.append(delta.text)
+            last = delta
+        return Completion(
+            text="".join(parts),
+            finish_reason=last.finish_reason or "stop",
+            usage=last.usage or TokenUsage(),
+            model=self.model_name,
+        )
+
+    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Iterator[CompletionDelta]:
+        """Text deltas as tokens are decoded; closing the iterator cancels the request at once."""
+        from llm_engineering.infrastructure.llm.engine import GenerationRequest
+
+        prompt = self.encode_chat(messages)
+        assert self._engine is not None
+        request = self._engine.submit(
+            GenerationRequest(
+                prompt_ids=prompt,
+                max_new_tokens=params.max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                seed=params.seed,
+                eos_ids=self._eos_ids,
+            )
+        )
+        return self._deltas(request, prompt_tokens=len(prompt), stops=params.stop)
+
+    def _deltas(
+        self, request: Any, *, prompt_tokens: int, stops: tuple[str, ...]
+    ) -> Iterator[CompletionDelta]:
+        detok = _StreamDetokenizer(self._tokenizer, stops)
+        reason = "cancelled"
+        try:
+            while True:
+                kind, value = request.events.get()
+                if kind == "error":
+                    raise LLMError(f"local generation failed: {value}") from value
+                if kind == "end":
+                    reason = value
+                    break
+                text, stopped = detok.push(value)
+                if stopped:
+                    reason = "stop"
+                    request.cancel()
+                    if text:
+                        yield CompletionDelta(text=text)
+                    break
+                if text:
+                    yield CompletionDelta(text=text)
+            usage = TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=request.generated)
+            yield CompletionDelta(
+                text=detok.flush() if reason != "stop" else "", finish_reason=reason, usage=usage
+            )
+        finally:
+            request.cancel()  # a consumer that went away (GeneratorExit) frees its batch slot
+
+
+def _as_ids(value: Any) -> list[int]:
+    if value is None:
+        return []
+    if isinstance(value, int):
+        return [value]
+    return [int(v) for v in value]
+
+
+class _StreamDetokenizer:
+    """Turns token ids into text deltas: holds back half UTF-8 characters and partial stop strings."""
+
+    def __init__(self, tokenizer: Any, stops: tuple[str, ...]) -> None:
+        self.tokenizer = tokenizer
+        self.stops = tuple(s for s in stops if s)
+        self.ids: list[int] = []
+        self.text = ""
+        self.emitted = 0
+
+    def push(self, token: int) -> tuple[str, bool]:
+        """The new text that is safe to show, and whether a stop string ended the answer."""
+        self.ids.append(token)
+        self.text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if self.stops:
+            longest = max(len(s) for s in self.stops)
+            start = max(0, self.emitted - longest)
+            hits = [i for i in (self.text.find(s, start) for s in self.stops) if i >= 0]
+            if hits:
+                cut = min(hits)
+                out = self.text[self.emitted : cut] if cut > self.emitted else ""
+                self.emitted = max(self.emitted, cut)
+                return out, True
+        safe = len(self.text)
+        if self.text.endswith("\ufffd"):  # a multi-byte character still incomplete
+            safe = len(self.text.rstrip("\ufffd"))
+        hold = 0  # keep back a tail that may grow into a stop string
+        for stop in self.stops:
+            for k in range(min(len(stop) - 1, safe - self.emitted), hold, -1):
+                if self.text[safe - k : safe] == stop[:k]:
+                    hold = k
+                    break
+        safe -= hold
+        if safe <= self.emitted:
+            return "", False
+        out = self.text[self.emitted : safe]
+        self.emitted = safe
+        return out, False
+
+    def flush(self) -> str:
+        out = self.text[self.emitted :]
+        self.emitted = len(self.text)
+        return out

@@ -1,0 +1,88 @@
+"""A real, tiny chat model built in the test: a 2-layer Llama with random weights, a byte-level BPE
+tokenizer trained on the fly and a ChatML chat template, saved as a transformers folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+CORPUS = [
+    "Vector databases store embeddings for retrieval augmented generation.",
+    "LoRA fine-tunes a small set of adapter weights on top of a frozen model.",
+    "The twin answers in the voice of the person whose articles it read.",
+    "Crawlers collect articles, posts and code into the data warehouse.",
+] * 20
+
+
+def build_tiny_model(folder: Path, *, seed: int = 0) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<unk>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(CORPUS, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", bos_token="<|im_start|>", eos_token="<|im_end|>"
+    )
+    tokenizer.chat_template = CHATML
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        # sharper logits make the greedy answer varied text rather than one repeated token, and
+        # the end-of-turn token is never likely: answers run to max_tokens or a stop string
+        model.lm_head.weight.mul_(40.0)
+        model.lm_head.weight[tokenizer.eos_token_id] = 0.0
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tiny_model_dir: Path) -> tuple[Any, Any]:
+    """The same model and tokenizer, loaded by plain transformers (the reference)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(), AutoTokenizer.from_pretrained(
+        tiny_model_dir
+    )
+
+
+@pytest.fixture(scope="session")
+def local_llm(tiny_model_dir: Path) -> Iterator[Any]:
+    from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig
+
+    llm = LocalLLM(LocalLLMConfig(model_path=tiny_model_dir, device="cpu", max_batch=4, max_seq_len=256))
+    llm.warm_up()
+    yield llm
+    llm.close()
