@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,41 @@ class Settings(BaseSettings):
     CORS_ORIGINS: str = ""
     #: The RAG and service config the inference service reads (`--config` overrides it).
     INFERENCE_CONFIG: Path = Path("configs/inference.yaml")
+
+    # --- LLM (inference issue: the LLM port's adapters) ---------------------------------------
+    #: "local" (transformers in process), "openai" (any OpenAI-compatible server) or "sagemaker".
+    LLM_BACKEND: Literal["local", "openai", "sagemaker"] = "local"
+    #: local: a transformers model folder to serve; empty means the registry's production twin,
+    #: else SmolLM2-135M-Instruct converted from the GGUF that set-up fetches (LLM_BASE_GGUF).
+    LLM_MODEL_PATH: str = ""
+    LLM_BASE_GGUF: Path = REPO_ROOT / ".tools" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    #: Where converted models are cached; empty means DATA_DIR/cache/models.
+    MODEL_CACHE_DIR: Path | None = None
+    #: local: "auto" (CUDA when present, else CPU), "cpu" or "cuda".
+    LLM_DEVICE: str = "auto"
+    #: local: "float32" or "bfloat16" (weights and KV cache).
+    LLM_DTYPE: Literal["float32", "bfloat16"] = "float32"
+    #: local: requests decoded together in one batch; more wait in a queue.
+    LLM_MAX_BATCH: int = Field(8, ge=1, le=64)
+    #: local: the longest prompt + answer, in tokens (caps the model's own window; sizes the KV cache).
+    LLM_MAX_SEQ_LEN: int = Field(4096, ge=16)
+    #: openai: the server's base URL (e.g. http://127.0.0.1:8080/v1); empty means OpenAI's own API.
+    LLM_BASE_URL: str = ""
+    LLM_API_KEY: SecretStr | None = None
+    #: openai: the model name the server knows; sagemaker: the name reported to clients.
+    LLM_MODEL: str = ""
+    #: openai/sagemaker: the served model's context window, in tokens.
+    LLM_CONTEXT_WINDOW: int = Field(8192, ge=16)
+    #: openai/sagemaker: seconds per request, and retries on 429/5xx/connection errors.
+    LLM_TIMEOUT: float = Field(60.0, gt=0)
+    LLM_MAX_RETRIES: int = Field(3, ge=0)
+    #: sagemaker: the endpoint serving Hugging Face TGI, and its AWS region (credentials: boto3's own).
+    SAGEMAKER_ENDPOINT_NAME: str = ""
+    AWS_REGION: str = "eu-central-1"
+    #: sagemaker: stream with invoke_endpoint_with_response_stream (TGI supports it).
+    SAGEMAKER_STREAM: bool = True
+    #: sagemaker: a different runtime URL (a local stand-in in tests); empty means AWS's own.
+    SAGEMAKER_ENDPOINT_URL: str = ""
 
     # --- Logging ----------------------------------------------------------------------------
     LOG_LEVEL: str = "INFO"
