@@ -29,6 +29,8 @@ from llm_engineering.domain.exceptions import StoreUnavailable
 if TYPE_CHECKING:
     from qdrant_client import models
 
+    from llm_engineering.application.ports import ScoredPoint, SparseTuple
+
 DENSE = "dense"
 SPARSE = "sparse"
 #: Payload fields the application filters on; keyword-indexed where the engine supports it.
@@ -38,8 +40,6 @@ UPSERT_BATCH = 256
 SCROLL_PAGE = 256
 #: Seconds the connect-time check waits for a Qdrant server before giving up.
 SERVER_CHECK_TIMEOUT = 3.0
-
-SparseTuple = tuple[list[int], list[float]]
 
 
 class ClientGate:
@@ -200,7 +200,7 @@ class QdrantVectorIndex:
 
     def search(
         self, name: str, vector: list[float], *, limit: int, filters: dict[str, Any] | None = None
-    ) -> list[tuple[str, float, dict[str, Any]]]:
+    ) -> list[ScoredPoint]:
         """Dense nearest neighbours: (id, score, payload), best first."""
         with self._gate.borrow() as client:
             response = client.query_points(
@@ -221,7 +221,7 @@ class QdrantVectorIndex:
         *,
         limit: int,
         filters: dict[str, Any] | None = None,
-    ) -> list[tuple[str, float, dict[str, Any]]]:
+    ) -> list[ScoredPoint]:
         """Dense + sparse candidates (each filtered) fused with reciprocal rank fusion."""
         from qdrant_client import models
 

@@ -8,6 +8,9 @@ sequence axes) and quantised with dynamic per-channel int8 weights; it runs on o
 the same tokenizer, max_seq_length, mean pooling and L2 normalisation as sentence-transformers.
 The export is built once and cached under `cache_dir/onnx/<model hash>/`, written to a temporary
 folder first and renamed into place, so a crash never leaves half an export behind.
+sentence-transformers' own `backend="onnx"` and `export_dynamic_quantized_onnx_model` are not
+used: both import `optimum.onnxruntime` (optimum-onnx), whose releases require transformers < 4.58,
+while this project runs transformers 5.
 """
 
 from __future__ import annotations

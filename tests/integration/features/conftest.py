@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -27,6 +27,8 @@ from llm_engineering.domain.features import chunk_collection
 from llm_engineering.domain.types import DataCategory
 from llm_engineering.infrastructure.models.sparse import Bm25SparseEncoder
 from llm_engineering.settings import Settings
+
+D = TypeVar("D", bound=ContentDocument)
 
 #: {collection: {point id: payload}}: everything a run leaves in the vector store, vectors aside
 Snapshot = dict[str, dict[str, dict[str, Any]]]
@@ -76,6 +78,13 @@ class Stores:
     def user(self, full_name: str) -> UserDocument:
         return self.repository.get_or_create_user(full_name)
 
+    def _saved(self, doc: D, identity: str) -> D:
+        """Save `doc` and read it back as stored (ids and hashes as the warehouse sets them)."""
+        self.repository.save(doc)
+        stored = self.repository.find_by_identity(type(doc), identity)
+        assert stored is not None
+        return stored
+
     def article(self, author: UserDocument, slug: str, text: str, title: str = "") -> ArticleDocument:
         doc = ArticleDocument(
             content={"Title": title or slug.replace("-", " ").title(), "Content": text},
@@ -84,10 +93,7 @@ class Stores:
             author_id=author.id,
             author_full_name=author.full_name,
         )
-        self.repository.save(doc)
-        stored = self.repository.find_by_identity(ArticleDocument, doc.link)
-        assert stored is not None
-        return stored
+        return self._saved(doc, doc.link)
 
     def post(self, author: UserDocument, post_id: str, text: str) -> PostDocument:
         doc = PostDocument(
@@ -98,10 +104,7 @@ class Stores:
             author_id=author.id,
             author_full_name=author.full_name,
         )
-        self.repository.save(doc)
-        stored = self.repository.find_by_identity(PostDocument, post_id)
-        assert stored is not None
-        return stored
+        return self._saved(doc, post_id)
 
     def repo(self, author: UserDocument, name: str, files: dict[str, str]) -> RepositoryDocument:
         doc = RepositoryDocument(
@@ -112,10 +115,7 @@ class Stores:
             author_id=author.id,
             author_full_name=author.full_name,
         )
-        self.repository.save(doc)
-        stored = self.repository.find_by_identity(RepositoryDocument, doc.link)
-        assert stored is not None
-        return stored
+        return self._saved(doc, doc.link)
 
     def run(
         self, authors: tuple[str, ...] = (), *, full: bool = False, index: Any = None
