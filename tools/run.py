@@ -17,6 +17,7 @@ from llm_engineering.domain.run_configs import (
     EtlRunConfig,
     EvaluatingRunConfig,
     FeatureRunConfig,
+    GenerateDatasetsRunConfig,
     RetrievalEvalRunConfig,
 )
 from llm_engineering.settings import get_settings
@@ -35,6 +36,12 @@ def _print_retrieval_eval(run: Any) -> None:
 
 def _print_evaluation(run: Any) -> None:
     from tools.evaluate import print_run
+
+    print_run(run)
+
+
+def _print_datasets(run: Any) -> None:
+    from tools.datasets import print_run
 
     print_run(run)
 
@@ -93,6 +100,14 @@ PIPELINES: list[PipelineSpec] = [
         default_config="configs/evaluating.yaml",
         help="Score the latest twin version, its SFT and base models on the test split; promote if better.",
         after=_print_evaluation,
+    ),
+    PipelineSpec(
+        command="generate-datasets",
+        pipeline="pipelines.generate_datasets:generate_datasets",
+        config_model=GenerateDatasetsRunConfig,
+        default_config="configs/generate_instruct_datasets.yaml",
+        help="Instruction or preference datasets from the feature store (configs/generate_*.yaml).",
+        after=_print_datasets,
     ),
 ]
 
@@ -239,6 +254,9 @@ from tools.evaluate import evaluate as evaluate_command  # noqa: E402  (evaluati
 from tools.models import app as models_app  # noqa: E402  (model registry, training issue)
 
 app.add_typer(models_app, name="models")
+from tools.datasets import app as datasets_app  # noqa: E402  (datasets, training issue)
+
+app.add_typer(datasets_app, name="datasets")
 app.command("evaluate")(evaluate_command)
 
 

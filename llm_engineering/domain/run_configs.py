@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llm_engineering.domain.datasets import DatasetGenerationConfig, DatasetKind
 from llm_engineering.domain.training import EvaluationConfig
 from llm_engineering.domain.training_config import TrainingConfig
 
@@ -110,6 +111,26 @@ class EvaluatingRunConfig(_Strict):
     """`configs/evaluating.yaml`."""
 
     parameters: EvaluatingParameters = Field(default_factory=EvaluatingParameters)
+    settings: dict | None = None
+    enable_cache: bool | None = None
+    run_name: str | None = None
+
+
+# --- datasets (issue 9, item 1) -----------------------------------------------------------------
+
+
+class GenerateDatasetsParameters(_Strict):
+    #: "instruction" or "preference" (the same pipeline, as in the reference)
+    dataset_type: DatasetKind = DatasetKind.INSTRUCTION
+    #: whose documents; empty means every author in the feature store
+    author_full_names: list[str] = Field(default_factory=list)
+    generation: DatasetGenerationConfig = Field(default_factory=DatasetGenerationConfig)
+
+
+class GenerateDatasetsRunConfig(_Strict):
+    """`configs/generate_instruct_datasets.yaml`, `configs/generate_preference_datasets.yaml`."""
+
+    parameters: GenerateDatasetsParameters = Field(default_factory=GenerateDatasetsParameters)
     settings: dict | None = None
     enable_cache: bool | None = None
     run_name: str | None = None
