@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     COMET_API_KEY: SecretStr | None = None
     COMET_WORKSPACE: str = ""
     COMET_PROJECT: str = "llm-twin"
+    #: SageMaker training jobs (`run-training --on sagemaker`); AWS_REGION is shared with inference.
+    SAGEMAKER_ROLE_ARN: str = ""
+    SAGEMAKER_S3_BUCKET: str = ""
+    SAGEMAKER_INSTANCE_TYPE: str = "ml.g5.2xlarge"
+    SAGEMAKER_INSTANCE_COUNT: int = Field(1, ge=1)
+    #: a training image URI; empty lets the sagemaker SDK pick the Hugging Face image by version
+    SAGEMAKER_TRAINING_IMAGE: str = ""
 
     # --- Model registry and evaluation (training issue) ---------------------------------------
     #: Hugging Face Hub token: `models push` (and dataset pushes) use it; unset means no push.

@@ -258,6 +258,11 @@ from tools.datasets import app as datasets_app  # noqa: E402  (datasets, trainin
 
 app.add_typer(datasets_app, name="datasets")
 app.command("evaluate")(evaluate_command)
+from tools.training import experiments, training  # noqa: E402  (fine-tuning, training issue)
+
+# `training` is the pipeline of tools.training.TRAINING plus `--on sagemaker [--dry-run]`
+app.command("training", help=training.__doc__)(training)
+app.command("experiments")(experiments)
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ def training(
         Target, typer.Option("--on", help="Where to train: this machine or a SageMaker job.")
     ] = Target.local,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="With --on sagemaker: print the job request, call nothing.")
+        bool, typer.Option("--dry-run/--no-dry-run", help="With --on sagemaker: print the job request only.")
     ] = False,
 ) -> None:
     """Fine-tune the twin: LoRA SFT then DPO, merged and registered (or a SageMaker job)."""
