@@ -1,0 +1,1 @@
+"""The twin's HTTP service (FastAPI), split as vLLM's OpenAI server is: protocol, serving, router."""

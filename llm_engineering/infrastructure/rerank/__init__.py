@@ -1,0 +1,1 @@
+"""Rerankers backed by models: a sentence-transformers cross-encoder from a local folder."""
