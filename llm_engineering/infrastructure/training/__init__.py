@@ -12,4 +12,4 @@ if TYPE_CHECKING:
 def build_fine_tuner(settings: Settings) -> TrlFineTuner:
     from llm_engineering.infrastructure.training.trainer import TrlFineTuner
 
-    return TrlFineTuner(settings.cache_dir)
+    return TrlFineTuner(settings.MODEL_CACHE_DIR or settings.cache_dir / "models", settings.LLM_BASE_GGUF)

@@ -44,7 +44,7 @@ def main() -> None:
         config,
         _read_jsonl(data_dir / "instruct_train.jsonl"),
         _read_jsonl(data_dir / "preference_train.jsonl"),
-        tuner=TrlFineTuner(settings.cache_dir),
+        tuner=TrlFineTuner(settings.cache_dir / "models"),
         tracker=build_tracker(settings),
         registry=None,
         output_root=checkpoints,

@@ -264,13 +264,15 @@ def _finished(stage_dir: Path) -> StageResult | None:
 class TrlFineTuner:
     """The `FineTuner` port: TRL + peft on this machine (CPU or CUDA)."""
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, base_gguf: Path | None = None) -> None:
         self.cache_dir = cache_dir
+        self.base_gguf = base_gguf
 
     def resolve_base_model(self, name: str) -> Path:
         from llm_engineering.infrastructure.training.models import resolve_base_model
 
-        return resolve_base_model(name, self.cache_dir)
+        gguf = self.base_gguf or self.cache_dir / "missing.gguf"
+        return resolve_base_model(name, gguf_path=gguf, cache_dir=self.cache_dir)
 
     def train_sft(
         self,

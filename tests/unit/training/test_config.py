@@ -26,7 +26,10 @@ def test_the_shipped_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "field"),
     [
-        ("parameters:\n  training:\n    sft:\n      learning_rate: -1\n", "parameters.training.sft.learning_rate"),
+        (
+            "parameters:\n  training:\n    sft:\n      learning_rate: -1\n",
+            "parameters.training.sft.learning_rate",
+        ),
         ("parameters:\n  training:\n    dpo:\n      beta: 0\n", "parameters.training.dpo.beta"),
         ("parameters:\n  training:\n    sft:\n      lora: {r: 0}\n", "parameters.training.sft.lora.r"),
         ("parameters:\n  training:\n    device: tpu\n", "parameters.training.device"),
