@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, StrictInt, ValidationError
 
+from llm_engineering.application.crawlers.urls import domain_of
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
-from llm_engineering.domain.exceptions import ConfigError
+from llm_engineering.domain.exceptions import ConfigError, CrawlError, ErrorKind
 
 if TYPE_CHECKING:
-    from llm_engineering.application.ports import BrowserProvider, Fetcher, Limiter
+    from llm_engineering.application.ports import BrowserProvider, Fetcher, Limiter, Page
     from llm_engineering.settings import Settings
 
 
@@ -96,6 +98,32 @@ class BaseCrawler(ABC):
     @abstractmethod
     def extract(self, link: str, user: UserDocument) -> list[ContentDocument]:
         """Fetch `link` and return the documents it holds, authored by `user`."""
+
+
+class BrowserCrawler(BaseCrawler):
+    """A crawler that reads pages in a browser tab: it says what to open, wait for and extract."""
+
+    needs_browser: ClassVar[bool] = True
+    options_model: ClassVar[type[CrawlerOptions]] = ScrollOptions
+    options: ScrollOptions
+
+    @contextmanager
+    def browsing(self, link: str, domain: str | None = None) -> Iterator[Page]:
+        """This thread's tab for `link`, holding a politeness slot of `domain` (the link's)."""
+        browsers = self.context.browsers
+        if browsers is None:
+            raise CrawlError(ErrorKind.BROWSER, f"{link}: {self.name} needs a browser but the crawl has none")
+        with browsers.page(link) as page, self.context.limiter.slot(domain or domain_of(link)):
+            yield page
+
+    def scroll(self, page: Page, stop: Callable[[], bool] | None = None) -> int:
+        """Scroll `page` to its end within BROWSER_SCROLL_LIMIT and this crawler's scroll options."""
+        return page.scroll_to_end(
+            max_scrolls=self.context.settings.BROWSER_SCROLL_LIMIT,
+            timeout=self.options.scroll_wait,
+            settle=self.options.scroll_settle,
+            stop=stop,
+        )
 
 
 def article_document(

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 from loguru import logger
 
 from llm_engineering.application.crawlers.base import (
-    BaseCrawler,
+    BrowserCrawler,
     CrawlerOptions,
     PositiveCount,
     ScrollOptions,
@@ -48,11 +48,10 @@ class LinkedInOptions(ScrollOptions):
     max_posts: PositiveCount | None = None
 
 
-class LinkedInCrawler(BaseCrawler):
+class LinkedInCrawler(BrowserCrawler):
     """A profile link (`linkedin.com/in/<handle>`) gives that person's posts, one PostDocument each."""
 
     name: ClassVar[str] = "linkedin"
-    needs_browser: ClassVar[bool] = True
     options_model: ClassVar[type[CrawlerOptions]] = LinkedInOptions
     options: LinkedInOptions
     #: seconds the login form may take to answer
@@ -68,18 +67,12 @@ class LinkedInCrawler(BaseCrawler):
         username, password = self._credentials()
         activity_url = activity_url_of(link)
         max_posts = self.options.max_posts
-        browsers = self.context.browsers
-        if browsers is None:
-            raise CrawlError(ErrorKind.BROWSER, f"{link}: LinkedIn needs a browser but the crawl has none")
-        with browsers.page(link) as page, self.context.limiter.slot(domain_of(activity_url)):
+        with self.browsing(link, domain_of(activity_url)) as page:
             self._open_logged_in(page, activity_url, username, password)
             # The feed is rendered by script: give its first post time to appear.
             page.wait_for(POST_SELECTOR, timeout=self.options.scroll_wait)
-            page.scroll_to_end(
-                max_scrolls=self.context.settings.BROWSER_SCROLL_LIMIT,
-                timeout=self.options.scroll_wait,
-                settle=self.options.scroll_settle,
-                stop=None if max_posts is None else lambda: page.count(POST_SELECTOR) >= max_posts,
+            self.scroll(
+                page, stop=None if max_posts is None else lambda: page.count(POST_SELECTOR) >= max_posts
             )
             html, page_url = page.source(), page.url
         documents = self._to_documents(posts_in(html, page_url), user)

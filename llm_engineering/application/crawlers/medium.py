@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from llm_engineering.application.crawlers.base import (
-    BaseCrawler,
+    BrowserCrawler,
     CrawlerOptions,
     PositiveCount,
     ScrollOptions,
     article_document,
 )
 from llm_engineering.application.crawlers.markup import code_blocks_to_markdown, primary_language
-from llm_engineering.application.crawlers.urls import canonical_link, domain_of
+from llm_engineering.application.crawlers.urls import canonical_link
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
@@ -75,11 +75,10 @@ class MediumOptions(ScrollOptions):
     max_articles: PositiveCount | None = None
 
 
-class MediumCrawler(BaseCrawler):
+class MediumCrawler(BrowserCrawler):
     """A Medium article link gives one article; a profile link gives its latest articles."""
 
     name: ClassVar[str] = "medium"
-    needs_browser: ClassVar[bool] = True
     options_model: ClassVar[type[CrawlerOptions]] = MediumOptions
     options: MediumOptions
 
@@ -89,16 +88,9 @@ class MediumCrawler(BaseCrawler):
         return [self._crawl_article(link, user)]
 
     def _crawl_article(self, link: str, user: UserDocument) -> ArticleDocument:
-        browsers = self.context.browsers
-        if browsers is None:
-            raise CrawlError(ErrorKind.BROWSER, f"{link}: Medium needs a browser but the crawl has none")
-        with browsers.page(link) as page, self.context.limiter.slot(domain_of(link)):
+        with self.browsing(link) as page:
             page.open(link)
-            page.scroll_to_end(
-                max_scrolls=self.context.settings.BROWSER_SCROLL_LIMIT,
-                timeout=self.options.scroll_wait,
-                settle=self.options.scroll_settle,
-            )
+            self.scroll(page)
             html, current_url = page.source(), page.url
         content, canonical = extract_medium_article(html, current_url)
         logger.info("Medium article {!r} from {}", content["Title"], canonical)
