@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -13,6 +15,8 @@ from llm_engineering.domain.types import SaveOutcome
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from llm_engineering.domain.training_config import TrainingConfig
 
 D = TypeVar("D", bound=WarehouseDocument)
 
@@ -293,3 +297,90 @@ class Reranker(Protocol):
     name: str
 
     def rerank(self, query: str, hits: Sequence[RetrievalHit]) -> list[RetrievalHit]: ...
+
+
+# --- experiment tracking and fine-tuning (training issue) ---------------------------------------
+
+
+class TrackedRun(Protocol):
+    """One tracked experiment run; a context manager that ends the run on exit."""
+
+    #: the tracker's id of this run (Comet's experiment key)
+    key: str
+
+    def log_params(self, params: dict[str, Any]) -> None: ...
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+
+    def log_text(self, name: str, text: str) -> None:
+        """A named text asset (a report, a model card, generated samples)."""
+        ...
+
+    def end(self) -> None:
+        """Finish the run (offline: write its archive); idempotent."""
+        ...
+
+    def __enter__(self) -> TrackedRun: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+class ExperimentTracker(Protocol):
+    """Where runs log hyper-parameters, curves and metrics (Comet, online or offline)."""
+
+    def start_run(self, name: str, *, params: dict[str, Any], tags: list[str]) -> TrackedRun: ...
+
+
+class InstructExample(Protocol):
+    """What SFT reads of an instruction sample (the datasets issue's `InstructSample`)."""
+
+    instruction: str
+    answer: str
+
+
+class PreferenceExample(Protocol):
+    """What DPO reads of a preference sample (the datasets issue's `PreferenceSample`)."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """A finished training stage: merged full weights plus what it measured."""
+
+    weights_dir: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: the optimiser step a killed run was resumed from (None: started fresh or already done)
+    resumed_from_step: int | None = None
+
+
+class FineTuner(Protocol):
+    """Runs one training stage into `output_dir` and merges the LoRA into full weights.
+
+    A stage is resumable: a re-run after a crash continues from its last checkpoint, and a
+    finished stage is not trained again.
+    """
+
+    def resolve_base_model(self, name: str) -> Path:
+        """A transformers folder for `name` (a folder, a Hub id, or "smollm2")."""
+        ...
+
+    def train_sft(
+        self,
+        config: TrainingConfig,
+        model_dir: Path,
+        data: Sequence[InstructExample],
+        run: TrackedRun,
+        output_dir: Path,
+    ) -> StageResult: ...
+
+    def train_dpo(
+        self,
+        config: TrainingConfig,
+        model_dir: Path,
+        data: Sequence[PreferenceExample],
+        run: TrackedRun,
+        output_dir: Path,
+    ) -> StageResult: ...
