@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import pytest
@@ -320,6 +321,17 @@ def test_binary_garbage_article_raises():
     garbage = "\ufffd\ufffd\x00\x01" * 500 + "ok"
     with pytest.raises(EmptyDocumentError, match="no text left"):
         clean_document(article(garbage))
+
+
+def test_binary_read_as_latin1_is_garbage_even_though_ftfy_could_half_repair_it():
+    garbage = random.Random(3).randbytes(4096).decode("latin-1")
+    with pytest.raises(EmptyDocumentError, match="no text left"):
+        clean_document(article(garbage))
+    post = PostDocument(
+        content={"text": garbage}, platform="linkedin", post_id="9", author_id=AUTHOR, author_full_name="A"
+    )
+    with pytest.raises(EmptyDocumentError, match="no text left"):
+        clean_document(post)
 
 
 def test_replacement_runs_are_collapsed_in_prose():

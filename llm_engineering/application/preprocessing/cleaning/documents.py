@@ -69,10 +69,10 @@ def _has_meaning(text: str) -> bool:
 
 def clean_article_body(text: str, *, title: str, subtitle: str, author: str) -> str:
     """The article's own text: site navigation, share widgets, byline and footer removed."""
-    text = fix_mojibake(fix_newlines(text))
-    if garbage_ratio(text) > BINARY_GARBAGE_RATIO:
+    text = fix_newlines(text)
+    if garbage_ratio(text) > BINARY_GARBAGE_RATIO:  # before ftfy, which half-"repairs" binary
         return ""
-    blocks = clean_lines(split_blocks(text))
+    blocks = clean_lines(split_blocks(fix_mojibake(text)))
     blocks = remove_page_chrome(blocks, title=title, subtitle=subtitle, author=author)
     body = join_blocks(blocks)
     # a subtitle repeated right below the title (as heading or emphasis) says nothing new
@@ -101,7 +101,7 @@ def _clean_article(doc: ContentDocument) -> tuple[str, str]:
 
 def _clean_post(doc: ContentDocument) -> tuple[str, str]:
     raw = _text_field(doc.content, "text", "Content", "content")
-    text = fix_mojibake(fix_newlines(raw))
+    text = fix_newlines(raw)
     body = "" if garbage_ratio(text) > BINARY_GARBAGE_RATIO else clean_text(text)
     if not _has_meaning(body):
         raise EmptyDocumentError(f"post {doc.identity} has no text left after cleaning: nothing to embed")

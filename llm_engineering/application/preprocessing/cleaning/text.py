@@ -25,7 +25,11 @@ def fix_newlines(text: str) -> str:
 
 
 def fix_mojibake(text: str) -> str:
-    """Undo UTF-8 that was decoded as cp1252/latin-1 ("â€™" -> "’"), only where that clearly helps."""
+    """Undo UTF-8 that was decoded as cp1252/latin-1 ("â€™" -> "’"), only where that clearly helps.
+
+    Check `garbage_ratio` first: on binary read as latin-1, ftfy re-decodes some byte runs and
+    lowers the ratio below `BINARY_GARBAGE_RATIO` (0.38 -> 0.26 on 4 KiB of random bytes).
+    """
     return ftfy.fix_encoding(text)
 
 
