@@ -63,9 +63,8 @@ class InMemoryDocumentRepository:
     def save(self, document: ContentDocument) -> SaveOutcome:
         with self._lock:
             rows = self._collection(type(document))
-            existing = next(
-                (r for r in rows.values() if r.get(document.identity_field) == document.identity), None
-            )
+            key = document.identity_key()
+            existing = next((r for r in rows.values() if all(r.get(k) == v for k, v in key.items())), None)
             if existing is None:
                 rows[str(document.id)] = document.to_mongo()
                 return SaveOutcome.INSERTED
@@ -78,9 +77,9 @@ class InMemoryDocumentRepository:
             rows[existing["_id"]] = data
             return SaveOutcome.UPDATED
 
-    def find_by_identity(self, doc_type: type[D], identity: str) -> D | None:
+    def find_by_identity(self, doc_type: type[D], identity: str, author_id: UUID | None = None) -> D | None:
         field = getattr(doc_type, "identity_field", "_id")
-        found = self._matching(doc_type, {field: identity})
+        found = self._matching(doc_type, {field: identity} | ({"author_id": author_id} if author_id else {}))
         return found[0] if found else None
 
     def find(self, doc_type: type[D], **filters: Any) -> list[D]:

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
+from llm_engineering.domain.datasets import Passage
 from llm_engineering.domain.documents import ContentDocument, UserDocument, WarehouseDocument
 from llm_engineering.domain.features import Chunk, CleanedDocument, RetrievalHit, SparseVector
+from llm_engineering.domain.llm import ChatMessage, Completion, CompletionDelta, GenerationParams
+from llm_engineering.domain.training import ModelCard, ModelVersion
 from llm_engineering.domain.types import SaveOutcome
 
 if TYPE_CHECKING:
@@ -34,7 +37,9 @@ class DocumentRepository(Protocol):
         """Insert a new document, update a changed one (same id), leave an unchanged one alone."""
         ...
 
-    def find_by_identity(self, doc_type: type[D], identity: str) -> D | None: ...
+    def find_by_identity(self, doc_type: type[D], identity: str, author_id: UUID | None = None) -> D | None:
+        """The document with this link (or post id), of `author_id` when given."""
+        ...
 
     def find(self, doc_type: type[D], **filters: Any) -> list[D]: ...
 
@@ -51,6 +56,120 @@ class DocumentRepository(Protocol):
     def authors(self, ids: Iterable[UUID]) -> list[UserDocument]: ...
 
     def close(self) -> None: ...
+
+
+# --- crawling -----------------------------------------------------------------------------------
+
+#: media types of a web page: what `Fetcher.get` accepts unless told otherwise
+HTML_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml")
+
+
+class WebPage(Protocol):
+    """A fetched response: the URL it finally came from (after redirects) and its body."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Lower-cased header names."""
+        ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased ("" when the server sent none)."""
+        ...
+
+    @property
+    def text(self) -> str:
+        """The body decoded as a browser would (declared charset, meta tag, else detected)."""
+        ...
+
+
+class Fetcher(Protocol):
+    """The one web client of a crawl: robots.txt, per-domain politeness, size cap and retries."""
+
+    def get(self, url: str, *, accept: tuple[str, ...] | None = HTML_TYPES) -> WebPage:
+        """GET `url` (`accept`: the media types wanted, None for any) or raise `CrawlError`."""
+        ...
+
+
+class Limiter(Protocol):
+    """Per-domain politeness shared by every request of a run, fetched or browsed."""
+
+    def slot(self, domain: str) -> AbstractContextManager[None]:
+        """Block until a request to `domain` may start; hold the slot while the block runs."""
+        ...
+
+
+class Page(Protocol):
+    """One browser tab, as a site crawler sees it: selectors in, HTML out.
+
+    Browser failures inside `BrowserProvider.page(...)` become `CrawlError`s there; these methods
+    report "not found" or "did not happen" as return values, never as browser exceptions.
+    """
+
+    @property
+    def url(self) -> str:
+        """The URL the tab shows now (after redirects)."""
+        ...
+
+    @property
+    def session_id(self) -> str:
+        """Identifies the browser behind the tab (cookies, logins) for as long as it lives."""
+        ...
+
+    def open(self, url: str) -> None:
+        """Load `url`; raise `CrawlError(BOT_CHECK)` when a challenge or error page came instead."""
+        ...
+
+    def ensure_content(self, link: str) -> None:
+        """Raise `CrawlError(BOT_CHECK)` naming `link` when the current page is a challenge page."""
+        ...
+
+    def wait_for(self, selector: str, timeout: float) -> bool:
+        """Wait until `selector` matches an element; False when it did not within `timeout` s."""
+        ...
+
+    def count(self, selector: str) -> int:
+        """How many elements match the CSS `selector` now."""
+        ...
+
+    def type(self, selector: str, text: str, *, secret: bool = False) -> None:
+        """Replace the text of the field `selector` with `text`; a `secret` never reaches a log."""
+        ...
+
+    def click(self, selector: str, *, navigation_timeout: float | None = None) -> bool:
+        """Click `selector`; with `navigation_timeout`, False when no new page loaded in time."""
+        ...
+
+    def scroll_to_end(
+        self, *, max_scrolls: int, timeout: float, settle: float, stop: Callable[[], bool] | None = None
+    ) -> int:
+        """Scroll until the page stops growing (nothing loading for `settle` s); return the growths.
+
+        `timeout` bounds the wait for one scroll; `stop()` ends it early (enough loaded).
+        """
+        ...
+
+    def source(self) -> str:
+        """The current DOM as HTML (what scripts added included)."""
+        ...
+
+
+class BrowserProvider(Protocol):
+    """Browsers for crawlers; each worker thread gets its own, created on first use and reused."""
+
+    def page(self, link: str) -> AbstractContextManager[Page]:
+        """The calling thread's tab for crawling `link`; browser failures in the block become
+        one-line `CrawlError`s naming `link`, and a browser that broke is replaced."""
+        ...
 
 
 # --- features and retrieval ---------------------------------------------------------------------
@@ -173,130 +292,103 @@ class Chunker(Protocol):
     def chunk(self, doc: CleanedDocument) -> list[Chunk]: ...
 
 
-# --- crawling -----------------------------------------------------------------------------------
-
-#: media types of a web page: what `Fetcher.get` accepts unless told otherwise
-HTML_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml")
+# --- LLMs (inference and training issues) -------------------------------------------------------
 
 
-class WebPage(Protocol):
-    """A fetched response: the URL it finally came from (after redirects) and its body."""
+class LLMClient(Protocol):
+    """A chat model, wherever it runs (in process, an OpenAI-compatible server, SageMaker).
 
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def status(self) -> int: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        """Lower-cased header names."""
-        ...
-
-    @property
-    def content(self) -> bytes: ...
-
-    @property
-    def content_type(self) -> str:
-        """The media type without parameters, lower-cased ("" when the server sent none)."""
-        ...
-
-    @property
-    def text(self) -> str:
-        """The body decoded as a browser would (declared charset, meta tag, else detected)."""
-        ...
-
-
-class Fetcher(Protocol):
-    """The one web client of a crawl: robots.txt, per-domain politeness, size cap and retries."""
-
-    def get(self, url: str, *, accept: tuple[str, ...] | None = HTML_TYPES) -> WebPage:
-        """GET `url` (`accept`: the media types wanted, None for any) or raise `CrawlError`."""
-        ...
-
-
-class Limiter(Protocol):
-    """Per-domain politeness shared by every request of a run, fetched or browsed."""
-
-    def slot(self, domain: str) -> AbstractContextManager[None]:
-        """Block until a request to `domain` may start; hold the slot while the block runs."""
-        ...
-
-
-class Page(Protocol):
-    """One browser tab, as a site crawler sees it: selectors in, HTML out.
-
-    Browser failures inside `BrowserProvider.page(...)` become `CrawlError`s there; these methods
-    report "not found" or "did not happen" as return values, never as browser exceptions.
+    `stream` yields text deltas; the last one carries `finish_reason` and `usage`. Closing the
+    iterator early (the client went away) cancels the generation.
     """
 
-    @property
-    def url(self) -> str:
-        """The URL the tab shows now (after redirects)."""
+    #: the model's name as reported to API clients
+    model_name: str
+    #: prompt + completion tokens the model accepts
+    context_window: int
+
+    def warm_up(self) -> None:
+        """Load the model or check the connection; idempotent, cheap after the first call."""
         ...
 
-    @property
-    def session_id(self) -> str:
-        """Identifies the browser behind the tab (cookies, logins) for as long as it lives."""
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens the rendered chat prompt takes (exact for local models, estimated for remote)."""
         ...
 
-    def open(self, url: str) -> None:
-        """Load `url`; raise `CrawlError(BOT_CHECK)` when a challenge or error page came instead."""
+    def complete(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Completion: ...
+
+    def stream(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> Iterator[CompletionDelta]: ...
+
+    def close(self) -> None: ...
+
+
+# --- model registry (training issue; the inference issue reads the production twin) -------------
+
+
+class RegisteredModel(Protocol):
+    """One version of the twin: a transformers folder (weights, tokenizer, chat template, card)."""
+
+    version: str
+    stage: str | None
+    weights_dir: Path
+
+
+class ModelRegistry(Protocol):
+    """Versions of the `twin` model; evaluation promotes the best one to `production`.
+
+    Each version is `DATA_DIR/models/twin/<version>/` (merged weights, tokenizer, `README.md` model
+    card) and a version of ZenML's Model `twin` with its datasets, weights and metrics linked.
+    """
+
+    def register(self, weights_dir: Path, card: ModelCard) -> ModelVersion:
+        """Copy the merged weights into a new version, write its card, link it in ZenML."""
         ...
 
-    def ensure_content(self, link: str) -> None:
-        """Raise `CrawlError(BOT_CHECK)` naming `link` when the current page is a challenge page."""
+    def list_versions(self) -> list[ModelVersion]:
+        """Every version, oldest first."""
         ...
 
-    def wait_for(self, selector: str, timeout: float) -> bool:
-        """Wait until `selector` matches an element; False when it did not within `timeout` s."""
+    def get(self, version: str) -> ModelVersion:
+        """One version; raises `ModelVersionNotFound` naming the known ones."""
         ...
 
-    def count(self, selector: str) -> int:
-        """How many elements match the CSS `selector` now."""
+    def promote(self, version: str, stage: str = "production") -> ModelVersion:
+        """Give `version` the stage (the previous holder of `production` is archived)."""
         ...
 
-    def type(self, selector: str, text: str, *, secret: bool = False) -> None:
-        """Replace the text of the field `selector` with `text`; a `secret` never reaches a log."""
+    def production(self) -> ModelVersion | None:
+        """The version the inference service serves, or None when no twin has been promoted."""
         ...
 
-    def click(self, selector: str, *, navigation_timeout: float | None = None) -> bool:
-        """Click `selector`; with `navigation_timeout`, False when no new page loaded in time."""
-        ...
-
-    def scroll_to_end(
-        self, *, max_scrolls: int, timeout: float, settle: float, stop: Callable[[], bool] | None = None
-    ) -> int:
-        """Scroll until the page stops growing (nothing loading for `settle` s); return the growths.
-
-        `timeout` bounds the wait for one scroll; `stop()` ends it early (enough loaded).
-        """
-        ...
-
-    def source(self) -> str:
-        """The current DOM as HTML (what scripts added included)."""
+    def update_metrics(self, version: str, metrics: dict[str, float]) -> ModelVersion:
+        """Merge evaluation metrics into the version's card (and its ZenML metadata)."""
         ...
 
 
-class BrowserProvider(Protocol):
-    """Browsers for crawlers; each worker thread gets its own, created on first use and reused."""
-
-    def page(self, link: str) -> AbstractContextManager[Page]:
-        """The calling thread's tab for crawling `link`; browser failures in the block become
-        one-line `CrawlError`s naming `link`, and a browser that broke is replaced."""
-        ...
+# --- evaluation (training issue) ------------------------------------------------------------------
 
 
-# --- RAG (inference issue: answers with sources) ------------------------------------------------
+class EvaluatedLM(Protocol):
+    """A causal LM under evaluation, prompted through its own chat template."""
 
-
-class Reranker(Protocol):
-    """Reorders retrieved chunks by relevance to the query, best first (scores replaced)."""
-
-    #: "none", "cross-encoder", "llm"
     name: str
 
-    def rerank(self, query: str, hits: Sequence[RetrievalHit]) -> list[RetrievalHit]: ...
+    def warm_up(self) -> None: ...
+
+    def answer_nll(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, int]]:
+        """Per (instruction, answer): summed negative log-likelihood of the answer tokens, and
+        how many tokens that is (the prompt is context only)."""
+        ...
+
+    def generate(self, instructions: Sequence[str], max_new_tokens: int) -> list[str]:
+        """Greedy answers, batched."""
+        ...
+
+    def close(self) -> None:
+        """Free the weights."""
+        ...
 
 
 # --- experiment tracking and fine-tuning (training issue) ---------------------------------------
@@ -384,3 +476,33 @@ class FineTuner(Protocol):
         run: TrackedRun,
         output_dir: Path,
     ) -> StageResult: ...
+
+
+# --- RAG (inference issue: answers with sources) ------------------------------------------------
+
+
+class Reranker(Protocol):
+    """Reorders retrieved chunks by relevance to the query, best first (scores replaced)."""
+
+    #: "none", "cross-encoder", "llm"
+    name: str
+
+    def rerank(self, query: str, hits: Sequence[RetrievalHit]) -> list[RetrievalHit]: ...
+
+
+# --- datasets (training issue, item 1) ----------------------------------------------------------
+
+
+class InstructionWriter(Protocol):
+    """Writes the instruction each passage answers (instruction back-translation)."""
+
+    #: "template", "llm", ...: recorded in the dataset's metadata
+    name: str
+
+    def write(self, passages: Sequence[Passage]) -> list[str]:
+        """One instruction per passage, in order."""
+        ...
+
+    def report(self) -> dict[str, int]:
+        """Counts worth keeping in the dataset's metadata (e.g. LLM answers that fell back)."""
+        ...

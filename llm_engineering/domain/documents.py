@@ -91,6 +91,13 @@ class ContentDocument(WarehouseDocument):
     def identity(self) -> str:
         return str(getattr(self, self.identity_field))
 
+    def identity_key(self) -> dict[str, str]:
+        """What makes a document unique in the warehouse: its author and its link (or post id).
+
+        Two people may share a link (a co-written article, a reshared post): each keeps their own.
+        """
+        return {"author_id": str(self.author_id), self.identity_field: self.identity}
+
 
 class ArticleDocument(ContentDocument):
     collection: ClassVar[str] = "articles"

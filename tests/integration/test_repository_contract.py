@@ -67,6 +67,20 @@ def test_posts_are_keyed_by_post_id(repo) -> None:
     assert repo.count(PostDocument) == 1
 
 
+def test_two_people_sharing_a_link_each_keep_their_own_document(repo) -> None:
+    ada, bob = repo.get_or_create_user("Ada Sample"), repo.get_or_create_user("Bob Other")
+    adas = _article(ada, "https://blog.test/co-written", "the text")
+    assert repo.save(adas) is SaveOutcome.INSERTED
+    assert repo.save(_article(bob, "https://blog.test/co-written", "the text")) is SaveOutcome.INSERTED
+    assert repo.save(_article(bob, "https://blog.test/co-written", "bob's edit")) is SaveOutcome.UPDATED
+    kept = repo.find_by_identity(ArticleDocument, "https://blog.test/co-written", author_id=ada.id)
+    assert kept is not None and kept.id == adas.id
+    assert (kept.author_full_name, kept.content["Content"]) == ("Ada Sample", "the text")
+    bobs = repo.find_by_identity(ArticleDocument, "https://blog.test/co-written", author_id=bob.id)
+    assert bobs is not None and bobs.content["Content"] == "bob's edit"
+    assert repo.count(ArticleDocument) == 2
+
+
 def test_export_import_round_trip(repo) -> None:
     user = repo.get_or_create_user("Ada Sample")
     repo.save(_article(user, "https://blog.test/a", "v1"))

@@ -130,3 +130,21 @@ def test_concurrent_writer_processes_leave_no_duplicates(tmp_path: Path) -> None
     links = [d.link for d in repository.iter_all(ArticleDocument)]
     assert len(set(links)) == 40
     repository.close()
+
+
+def test_a_store_made_before_author_keys_is_migrated(tmp_path: Path) -> None:
+    """Stores created when a link was unique across people lose that index on the next connect."""
+    import litemongo
+
+    folder = Settings(DATA_DIR=tmp_path).warehouse_dir
+    folder.mkdir(parents=True)
+    old = litemongo.connect(f"sqlite://{folder}")
+    old["twin"]["articles"].create_index("link", unique=True, name="unique_link")
+    old.close()
+    repository = connect_warehouse(Settings(DATA_DIR=tmp_path))
+    try:
+        ada, bob = repository.get_or_create_user("Ada Sample"), repository.get_or_create_user("Bob Other")
+        assert repository.save(_article(ada, "https://blog.test/shared", "x")) is SaveOutcome.INSERTED
+        assert repository.save(_article(bob, "https://blog.test/shared", "x")) is SaveOutcome.INSERTED
+    finally:
+        repository.close()

@@ -47,7 +47,10 @@ class MongoDocumentRepository:
         )
         for doc_type in CONTENT_DOCUMENT_TYPES:
             col = self._db[doc_type.collection]
-            col.create_index(doc_type.identity_field, unique=True, name=f"unique_{doc_type.identity_field}")
+            field = doc_type.identity_field
+            if f"unique_{field}" in col.index_information():  # before: unique per link, across people
+                col.drop_index(f"unique_{field}")
+            col.create_index([("author_id", 1), (field, 1)], unique=True, name=f"unique_author_{field}")
             col.create_index("author_id", name="author_id")
 
     # --- users ---------------------------------------------------------------------------
@@ -79,7 +82,7 @@ class MongoDocumentRepository:
     # --- content -------------------------------------------------------------------------
     def save(self, document: ContentDocument) -> SaveOutcome:
         col = self._db[document.collection]
-        key = {document.identity_field: document.identity}
+        key = document.identity_key()
         for _ in range(_UPSERT_ATTEMPTS):
             existing = col.find_one(key, {"_id": 1, "content_hash": 1, "created_at": 1})
             if existing is None:
@@ -98,9 +101,10 @@ class MongoDocumentRepository:
             return SaveOutcome.UPDATED
         raise StoreUnavailable(f"could not save {document.identity!r}: concurrent writers kept conflicting")
 
-    def find_by_identity(self, doc_type: type[D], identity: str) -> D | None:
+    def find_by_identity(self, doc_type: type[D], identity: str, author_id: UUID | None = None) -> D | None:
         field = getattr(doc_type, "identity_field", "_id")
-        row = self._db[doc_type.collection].find_one({field: identity})
+        query = {field: identity} | ({"author_id": str(author_id)} if author_id else {})
+        row = self._db[doc_type.collection].find_one(query)
         return doc_type.from_mongo(row) if row else None  # type: ignore[return-value]
 
     def find(self, doc_type: type[D], **filters: Any) -> list[D]:
