@@ -6,20 +6,24 @@ from steps.training.fine_tune import fine_tune_twin
 
 
 def _dataset(name: str, version: str | None, *, required: bool) -> Any:
-    """The dataset artifact version as a step input, so the dashboard shows the lineage."""
+    """The dataset artifact version as a step input, so the dashboard shows the lineage.
+
+    ZenML resolves `get_artifact_version` lazily, when the step runs; whether the artifact exists
+    is checked here, at compile time, so a missing one is a clear error (or, when optional, None).
+    """
     from zenml.client import Client
 
     from llm_engineering.domain.exceptions import ConfigError
 
-    try:
-        return Client().get_artifact_version(name, version=version)
-    except KeyError:
+    client = Client()
+    if not client.list_artifact_versions(artifact=name, size=1).items:
         if not required:
             return None
         raise ConfigError(
-            f"no `{name}` artifact{f' version {version}' if version else ''} in ZenML: "
-            "run run-generate-instruct-datasets (and run-generate-preference-datasets) first"
-        ) from None
+            f"no `{name}` artifact in ZenML: run run-generate-instruct-datasets "
+            "(and run-generate-preference-datasets) first"
+        )
+    return client.get_artifact_version(name, version=version)
 
 
 @pipeline(enable_cache=False)

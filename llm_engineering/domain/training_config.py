@@ -61,7 +61,7 @@ class SFTStageConfig(StageConfig):
 
 
 class DPOStageConfig(StageConfig):
-    learning_rate: float = Field(2e-6, gt=0, le=1)
+    learning_rate: float = Field(2e-5, gt=0, le=1)
     beta: float = Field(0.1, gt=0, description="strength of the KL penalty to the SFT model")
     per_device_train_batch_size: int = Field(2, ge=1)
 
