@@ -221,8 +221,8 @@ def _train_and_merge(
         metrics[f"{stage}/first_loss"] = float(losses[0])
         metrics[f"{stage}/final_loss"] = float(losses[-1])
     tokens = float(getattr(state, "num_input_tokens_seen", 0) or 0)
-    if tokens and seconds > 0:
-        metrics[f"{stage}/train_tokens_per_s"] = tokens / seconds if resumed_from is None else 0.0
+    if tokens and seconds > 0 and resumed_from is None:  # a resumed run's count includes earlier steps
+        metrics[f"{stage}/train_tokens_per_s"] = tokens / seconds
     metrics[f"{stage}/global_step"] = float(state.global_step)
     if resumed_from is not None:
         metrics[f"{stage}/resumed_from_step"] = float(resumed_from)
