@@ -7,6 +7,7 @@ concurrent insert of the same identity (another process, another run) turns into
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -158,11 +159,23 @@ def connect_warehouse(settings: Settings) -> MongoDocumentRepository:
     """Open the warehouse the settings name: a MongoDB server URI, else litemongo under DATA_DIR."""
     if settings.DATABASE_HOST:
         client = _connect_server(settings.DATABASE_HOST)
-    else:
+        repository = MongoDocumentRepository(client[settings.DATABASE_NAME], client)
+        repository.ensure_indexes()
+        return repository
+    try:
         client = _connect_embedded(settings.warehouse_dir)
-    repository = MongoDocumentRepository(client[settings.DATABASE_NAME], client)
-    repository.ensure_indexes()
+        repository = MongoDocumentRepository(client[settings.DATABASE_NAME], client)
+        repository.ensure_indexes()
+    except (OSError, sqlite3.Error) as exc:  # a read-only or missing DATA_DIR, a full disk
+        raise StoreUnavailable(
+            f"the embedded warehouse at {settings.warehouse_dir} cannot be opened for writing "
+            f"({_reason(exc)}): set DATA_DIR to a writable folder"
+        ) from None
     return repository
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc).splitlines()[0] or type(exc).__name__
 
 
 def _connect_server(uri: str) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, overload
 
+from llm_engineering.domain.exceptions import StoreUnavailable
 from llm_engineering.infrastructure.db.qdrant import QdrantVectorIndex, connect_server
 
 if TYPE_CHECKING:
@@ -34,6 +35,13 @@ def connect_vector_index(settings: Settings, *, mode: Literal["reader", "writer"
 
     from llm_engineering.infrastructure.db.vector_releases import ReleaseReaderIndex, ReleaseWriterIndex
 
-    if mode == "writer":
-        return ReleaseWriterIndex.open(settings.vector_dir)
-    return ReleaseReaderIndex.open(settings.vector_dir)
+    try:
+        if mode == "writer":
+            return ReleaseWriterIndex.open(settings.vector_dir)
+        return ReleaseReaderIndex.open(settings.vector_dir)
+    except OSError as exc:  # a read-only or missing DATA_DIR, a full disk
+        reason = exc.strerror or type(exc).__name__
+        raise StoreUnavailable(
+            f"the embedded vector store at {settings.vector_dir} cannot be opened ({reason}): "
+            "set DATA_DIR to a writable folder"
+        ) from None

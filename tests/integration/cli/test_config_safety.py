@@ -162,3 +162,22 @@ def test_a_database_name_cannot_leave_data_dir(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: setting DATABASE_NAME string should match pattern")
     assert not (tmp_path.parent / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "store"),
+    [
+        (("tools.run", "summary"), "warehouse"),
+        (("tools.run", "vector-summary"), "vector store"),
+        (("tools.rag", "retrieve", "anything"), "vector store"),
+    ],
+)
+def test_an_unusable_data_dir_is_one_line(tmp_path: Path, args: tuple[str, ...], store: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("DATA_DIR cannot be made under a file")
+    result = _cli(*args, data_dir=blocker / "data")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: the embedded {store} at {blocker / 'data'}")
+    assert lines[0].endswith("set DATA_DIR to a writable folder")
