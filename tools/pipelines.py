@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import yaml
 from pydantic import BaseModel
 
 from llm_engineering.domain.exceptions import LLMTwinException
+from llm_engineering.settings import Settings, get_settings
 from tools.configs import load_config, read_config, resolve_config_path
 
 
@@ -35,6 +38,8 @@ class PipelineSpec:
     help: str
     flags: Mapping[str, str] = field(default_factory=dict)
     after: Callable[[Any], None] | None = None
+    #: a lock file this pipeline holds for its whole run (one run at a time), or None
+    run_lock: Callable[[Settings], Path] | None = None
 
     def load_pipeline(self) -> Any:
         module, _, attribute = self.pipeline.partition(":")
@@ -49,13 +54,45 @@ def run_pipeline(spec: PipelineSpec, config: Path, *, cache: bool, overrides: Ma
     options: dict[str, Any] = {"config_path": str(config)}
     if not cache:
         options["enable_cache"] = False
+    lock = spec.run_lock(get_settings()) if spec.run_lock else None
     try:
-        run = pipeline.with_options(**options)()
+        with one_run_at_a_time(lock, spec.command) if lock else nullcontext():
+            run = pipeline.with_options(**options)()
     except RuntimeError as exc:  # ZenML reports a failed step as a RuntimeError: name the cause
         raise PipelineFailed(f"{pipeline.name} failed: {_failed_step_reason(pipeline.name) or exc}") from None
     if spec.after is not None:
         spec.after(run)
     return run
+
+
+@contextmanager
+def one_run_at_a_time(lock_path: Path, command: str) -> Iterator[None]:
+    """Hold `lock_path` for the whole run; a second run is refused at once, naming the holder's pid.
+
+    Taken before the first step, so a refused run has not spent minutes embedding first.
+    """
+    from filelock import FileLock, Timeout
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(
+        lock_path, blocking=False, thread_local=False, preserve_lock_file=True, on_acquired=_write_pid
+    )
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = lock_path.read_text(encoding="utf-8").strip() or "unknown"
+        raise PipelineFailed(
+            f"another `{command}` run (pid {holder}) is in progress on this DATA_DIR: wait for it to finish"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
 
 
 def _with_overrides(config: Path, overrides: Mapping[str, Any]) -> Path:

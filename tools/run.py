@@ -84,6 +84,7 @@ PIPELINES: list[PipelineSpec] = [
         default_config="configs/feature_engineering.yaml",
         help="Clean, chunk and embed the warehouse into the vector DB (only what changed).",
         flags={"full": "Rebuild the feature store from scratch."},
+        run_lock=lambda settings: settings.vector_dir / "feature-run.lock",
     ),
     PipelineSpec(
         command="retrieval-eval",
@@ -211,8 +212,9 @@ def vector_summary() -> None:
 @app.command()
 def dashboard(
     stop: Annotated[bool, typer.Option("--stop", help="Stop the local dashboard.")] = False,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")] = 8237,
 ) -> None:
-    """Start (or stop) ZenML's local dashboard on 127.0.0.1:8237."""
+    """Start (or stop) ZenML's local dashboard on 127.0.0.1 (port 8237 unless --port)."""
     import subprocess
 
     prepare_run()
@@ -220,16 +222,17 @@ def dashboard(
     if stop:
         subprocess.run([*zenml, "logout", "--local"], check=True)
         return
-    subprocess.run([*zenml, "login", "--local", "--ip-address", "127.0.0.1", "--port", "8237"], check=True)
-    skip_onboarding("http://127.0.0.1:8237")
-    typer.echo(
-        "Dashboard: http://127.0.0.1:8237/projects/default/runs  (stop: poetry poe zenml-dashboard-stop)"
-    )
+    url = f"http://127.0.0.1:{port}"
+    subprocess.run([*zenml, "login", "--local", "--ip-address", "127.0.0.1", "--port", str(port)], check=True)
+    skip_onboarding(url)
+    typer.echo(f"Dashboard: {url}/projects/default/runs  (stop: poetry poe zenml-dashboard-stop)")
 
 
 def skip_onboarding(server_url: str) -> None:
     """Answer the local dashboard's first-visit account form for the user, opting in to nothing.
 
+    The dashboard shows its survey while the user's `email_opted_in` is unset or its
+    `user_metadata` lacks `finished_onboarding_survey`: set both (no e-mail, no answers).
     Only for the local server this command started: its default user has no password.
     """
     import httpx
@@ -240,8 +243,13 @@ def skip_onboarding(server_url: str) -> None:
         login = client.post("/api/v1/login", data={"username": "default", "password": ""})
         if login.status_code != 200:
             raise LLMTwinException(f"the local dashboard refused the default login ({login.status_code})")
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        answer = client.put("/api/v1/current-user", json={"email_opted_in": False}, headers=headers)
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        me = client.get("/api/v1/current-user", params={"hydrate": True})
+        metadata = (me.json().get("metadata") or {}).get("user_metadata") or {} if me.is_success else {}
+        answer = client.put(
+            "/api/v1/current-user",
+            json={"email_opted_in": False, "user_metadata": {**metadata, "finished_onboarding_survey": True}},
+        )
         if answer.status_code >= 400:
             raise LLMTwinException(f"could not skip the dashboard's first-visit form ({answer.status_code})")
 
