@@ -184,12 +184,41 @@ def summary() -> None:
         repository.close()
 
 
+DEMO_QUESTION = "What does Ada Sample say about making a RAG system cite its sources?"
+
+
 @app.command()
 def demo() -> None:
-    """Run the whole demo on the bundled sample person and the embedded stores."""
+    """The whole demo on the bundled sample person: ETL, features, then the twin answers a question."""
     pipeline_command("etl")(config=Path("configs/digital_data_etl_sample.yaml"), cache=False)
     pipeline_command("features")(config=Path("configs/feature_engineering.yaml"), cache=False, full=False)
     vector_summary()
+    ask(DEMO_QUESTION, max_tokens=160)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="What to ask the twin.")],
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, max=4096)] = 256,
+) -> None:
+    """Ask the twin one question: its answer, then the sources it was given (cited ones marked)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from llm_engineering.infrastructure.api.runtime import answer_once
+
+    configure_logging(get_settings().LOG_LEVEL)
+    console = Console()
+    console.print(f"[bold]Q:[/bold] {question}")
+    answer = answer_once(get_settings(), question, max_tokens=max_tokens)
+    console.print(f"[bold]A:[/bold] {answer.text.strip()}")
+    table = Table(title="Sources")
+    for column in ("#", "cited", "title", "author", "link"):
+        table.add_column(column)
+    for source in answer.sources:
+        cited = "yes" if source.cited else ""
+        table.add_row(str(source.number), cited, source.title, source.author_full_name, source.link or "")
+    console.print(table)
 
 
 @app.command("vector-summary")
