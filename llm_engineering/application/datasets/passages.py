@@ -100,9 +100,15 @@ class PassageSplitter:
             blocks = blocks[1:]  # the document's title: known already, never part of an answer
         for block, tokens in zip(blocks, count_tokens(self.tokenizer, [b.text for b in blocks]), strict=True):
             block.tokens = tokens
-        groups = self._pack(blocks)
-        texts = ["\n\n".join(b.text for b in group) for _, group in groups]
-        counts = count_tokens(self.tokenizer, texts)
+        budget = self.max_tokens
+        for _ in range(4):  # joined text can tokenize a little longer than its parts: re-plan smaller
+            groups = self._pack(blocks, budget)
+            texts = ["\n\n".join(b.text for b in group) for _, group in groups]
+            counts = count_tokens(self.tokenizer, texts)
+            excess = max(counts, default=0) - self.max_tokens
+            if excess <= 0:
+                break
+            budget -= max(excess, budget // 50)
         return [
             Passage(
                 source_document_id=str(doc.id),
@@ -118,7 +124,7 @@ class PassageSplitter:
             for index, ((headings, _), text, count) in enumerate(zip(groups, texts, counts, strict=True))
         ]
 
-    def _pack(self, blocks: list[_Block]) -> list[tuple[tuple[str, ...], list[_Block]]]:
+    def _pack(self, blocks: list[_Block], budget: int) -> list[tuple[tuple[str, ...], list[_Block]]]:
         """Greedy packing of blocks into (headings, blocks) groups within the token budget."""
         groups: list[tuple[tuple[str, ...], list[_Block]]] = []
         stack: list[tuple[int, str]] = []  # (level, heading) above the current position
@@ -144,20 +150,20 @@ class PassageSplitter:
                     continue
                 block = _Block("heading", "#" * block.level + " " + block.text, block.level, block.tokens + 1)
             cost = block.tokens + (_JOIN_TOKENS if current else 0)
-            if used + cost <= self.max_tokens:
+            if used + cost <= budget:
                 current.append(block)
                 used += cost
                 continue
             flush()
             current_headings = tuple(h for _, h in stack if h)
-            pieces = [block] if block.tokens <= self.max_tokens else self._cut(block)
+            pieces = [block] if block.tokens <= budget else self._cut(block, budget)
             for piece in pieces[:-1]:
                 groups.append((current_headings, [piece]))
             current, used = [pieces[-1]], pieces[-1].tokens
         flush()
         return groups
 
-    def _cut(self, block: _Block) -> list[_Block]:
+    def _cut(self, block: _Block, budget: int) -> list[_Block]:
         """A block longer than a passage, in pieces that fit: code between lines, prose between sentences."""
         if block.kind == "code":
             lines = block.text.split("\n")
@@ -167,16 +173,15 @@ class PassageSplitter:
             units = [line + "\n" for line in body]
             return [
                 _Block("code", f"{opening}\n{piece.rstrip(chr(10))}\n{closing}", tokens=tokens)
-                for piece, tokens in self._fill(units, reserve=self._tokens(f"{opening}\n\n{closing}"))
+                for piece, tokens in self._fill(units, budget - self._tokens(f"{opening}\n\n{closing}"))
             ]
         units = [s for s in _SENTENCE_END.split(block.text) if s.strip()]
         units = [u + " " for u in units]
-        pieces = self._fill(units, reserve=0)
+        pieces = self._fill(units, budget)
         return [_Block("text", piece.strip(), tokens=tokens) for piece, tokens in pieces]
 
-    def _fill(self, units: list[str], *, reserve: int) -> list[tuple[str, int]]:
-        """Consecutive units joined into pieces of at most max_tokens - reserve; long units by words."""
-        budget = self.max_tokens - reserve
+    def _fill(self, units: list[str], budget: int) -> list[tuple[str, int]]:
+        """Consecutive units joined into pieces of at most `budget` tokens; long units by words."""
         counts = count_tokens(self.tokenizer, units)
         expanded: list[tuple[str, int]] = []
         for unit, count in zip(units, counts, strict=True):

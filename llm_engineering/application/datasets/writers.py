@@ -46,6 +46,8 @@ _STOPWORDS = frozenset(
 def platform_name(platform: str) -> str:
     """ "maximelabonne.substack.com" -> "Substack"; unknown hosts -> "blog"."""
     lowered = platform.lower()
+    if "github.io" in lowered:  # a personal site hosted on GitHub Pages is a blog
+        return "blog"
     for key, name in _PLATFORMS.items():
         if key in lowered:
             return name
@@ -72,6 +74,11 @@ _ARTICLE_SECTION = (
     "In your own words, write about {heading} for a {platform} post on {title}.",
     'What would you tell your readers about {heading}, in the article "{title}"?',
     "Describe {heading}. It is part of your article on {title}.",
+)
+_ARTICLE_SECTION_MORE = (
+    'Continue the section "{heading}" of "{title}": write about {topics}.',
+    'Still on {heading} in "{title}": discuss {topics}.',
+    "Go deeper into {heading} ({title}): cover {topics}.",
 )
 _ARTICLE_INTRO = (
     'Write the opening of your {platform} article "{title}".',
@@ -107,9 +114,16 @@ class TemplateInstructionWriter:
         self.seed = seed
 
     def write(self, passages: Sequence[Passage]) -> list[str]:
-        return [self.instruction(p) for p in passages]
+        seen: Counter[tuple[str, tuple[str, ...]]] = Counter()
+        instructions = []
+        for passage in passages:  # later passages of one section get their own topic
+            key = (passage.source_document_id, passage.headings)
+            instructions.append(self.instruction(passage, part=seen[key]))
+            seen[key] += 1
+        return instructions
 
-    def instruction(self, passage: Passage) -> str:
+    def instruction(self, passage: Passage, part: int = 0) -> str:
+        """The instruction for `passage`, the `part`-th (from 0) of its section."""
         rng = random.Random(f"{self.seed}:{passage.source_document_id}:{passage.index}")
         platform = platform_name(passage.platform)
         title = passage.title.strip()
@@ -119,9 +133,11 @@ class TemplateInstructionWriter:
             return rng.choice(_CODE).format(heading=heading or "the main module", title=title or "this")
         if passage.category == DataCategory.POSTS or not title:
             return rng.choice(_POST).format(platform=platform, topics=topics)
+        if heading and part:
+            return rng.choice(_ARTICLE_SECTION_MORE).format(heading=heading, title=title, topics=topics)
         if heading:
             return rng.choice(_ARTICLE_SECTION).format(heading=heading, title=title, platform=platform)
-        if passage.index == 0:
+        if passage.index == 0 and not part:
             return rng.choice(_ARTICLE_INTRO).format(title=title, platform=platform)
         return rng.choice(_ARTICLE_TOPIC).format(title=title, platform=platform, topics=topics)
 
