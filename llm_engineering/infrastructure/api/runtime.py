@@ -43,6 +43,7 @@ def build_runtime(
     from llm_engineering import bootstrap
     from llm_engineering.application.rag.retriever import ContextRetriever
     from llm_engineering.infrastructure.rerank.cross_encoder import build_reranker
+    from llm_engineering.infrastructure.tracing.opik import build_tracer
 
     services = bootstrap.build_services(settings, llm=llm, embedder=embedder)
     stack = ExitStack()
@@ -62,6 +63,9 @@ def build_runtime(
         warm = getattr(reranker, "warm_up", None)
         if callable(warm):
             warm()
+        tracer = build_tracer(settings)  # Opik when configured, else a no-op
+        tracer.warm_up()
+        stack.callback(tracer.close)
         catalog = LiveCatalog(index)
         known = catalog.current()
         answerer = TwinAnswerer(
@@ -71,6 +75,7 @@ def build_runtime(
             catalog=catalog,
             reranker=reranker,
             twin_name=config.service.twin_name,
+            tracer=tracer,
         )
     except BaseException:
         stack.close()
@@ -92,6 +97,7 @@ def answer_once(
     *,
     config: InferenceConfig | None = None,
     llm: LLMClient | None = None,
+    embedder: Any = None,
     max_tokens: int | None = None,
 ) -> Answer:
     """Answer one question with sources, from the current feature release (the demo's last step)."""
@@ -99,7 +105,7 @@ def answer_once(
         from llm_engineering.infrastructure.api.config import load_inference_config
 
         config = load_inference_config(settings.INFERENCE_CONFIG)
-    runtime = build_runtime(settings, config, llm=llm)
+    runtime = build_runtime(settings, config, llm=llm, embedder=embedder)
     try:
         params = GenerationParams(max_tokens=max_tokens or config.service.default_max_tokens)
         return runtime.answerer.answer(question, params)

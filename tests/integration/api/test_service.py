@@ -236,3 +236,23 @@ def test_api_key_guards_every_route_but_health_and_cors_is_opt_in(
     assert other.headers.get("access-control-allow-origin") is None
     off = httpx.options(twin.url + "/v1/chat/completions", headers=preflight, timeout=30)
     assert "access-control-allow-origin" not in off.headers
+
+
+def test_answer_once_answers_one_question_with_sources(
+    corpus: tuple[Corpus, dict], tiny_llm: TinyLlama
+) -> None:
+    from llm_engineering.infrastructure.api.runtime import answer_once
+
+    store, links = corpus
+    answer = answer_once(
+        store.settings,
+        "What does Maxime say about quantization?",
+        config=InferenceConfig(),
+        llm=tiny_llm,
+        embedder=store.embedder,
+        max_tokens=6,
+    )
+    assert answer.author_filter == "Maxime Labonne"
+    assert answer.sources[0].link == links["quantization"]
+    assert {s.author_full_name for s in answer.sources} == {"Maxime Labonne"}
+    assert 0 < answer.usage.completion_tokens <= 6
