@@ -47,6 +47,19 @@ class Settings(BaseSettings):
     GIT_CLONE_TIMEOUT: float = Field(120.0, gt=0)
     GIT_MAX_FILE_BYTES: int = Field(1024 * 1024, gt=0)
 
+    # --- Crawl security (issue 7: crawl security and input) ------------------------------------
+    #: JSON list of extra packages whose BaseCrawler subclasses `domain_map` may name (checked
+    #: before anything is imported); this project's own crawlers are always allowed.
+    CRAWL_ALLOWED_CRAWLER_PACKAGES: list[str] = Field(default_factory=list)
+    #: Fetch private, loopback, link-local, CGNAT and metadata addresses (off: a link, a redirect
+    #: or a feed item pointing inside your network is refused). For crawling your own intranet.
+    CRAWL_ALLOW_PRIVATE_NETWORKS: bool = False
+    #: JSON list of host names and CIDRs allowed although private, e.g. ["wiki.corp", "10.1.0.0/16"].
+    CRAWL_ALLOWED_NETWORKS: list[str] = Field(default_factory=list)
+    #: A data export unpacking to more than this many bytes, or holding more files, is refused.
+    EXPORT_MAX_TOTAL_BYTES: int = Field(512 * 1024 * 1024, gt=0)
+    EXPORT_MAX_MEMBERS: int = Field(20_000, gt=0)
+
     # --- Browser ----------------------------------------------------------------------------
     CHROMIUM_BINARY: str = "/usr/bin/chromium"
     CHROMEDRIVER_PATH: str = "/usr/bin/chromedriver"
@@ -143,6 +156,16 @@ class Settings(BaseSettings):
     SAGEMAKER_STREAM: bool = True
     #: sagemaker: a different runtime URL (a local stand-in in tests); empty means AWS's own.
     SAGEMAKER_ENDPOINT_URL: str = ""
+
+    # --- Tracing (inference issue: Opik monitoring) -------------------------------------------
+    #: Opik's own settings. Tracing is on when OPIK_URL_OVERRIDE (a self-hosted Opik, e.g.
+    #: http://localhost:5173/api) or OPIK_API_KEY (Comet's cloud) is set; otherwise it is off
+    #: and costs nothing. OPIK_TRACK_DISABLE=true turns it off whatever else is set.
+    OPIK_URL_OVERRIDE: str = ""
+    OPIK_API_KEY: SecretStr | None = None
+    OPIK_WORKSPACE: str = ""
+    OPIK_PROJECT_NAME: str = "llm-twin"
+    OPIK_TRACK_DISABLE: bool = False
 
     # --- Logging ----------------------------------------------------------------------------
     LOG_LEVEL: str = "INFO"

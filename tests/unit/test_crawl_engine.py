@@ -67,7 +67,7 @@ ECHO_MAP = {"echo.test": ECHO, "*.echo.test": ECHO}
 
 @pytest.fixture
 def env(tmp_path: Path):
-    settings = Settings(DATA_DIR=tmp_path)
+    settings = Settings(DATA_DIR=tmp_path, CRAWL_ALLOWED_CRAWLER_PACKAGES=["tests"])
     repository = connect_warehouse(settings)
     user = repository.get_or_create_user("Ada Sample")
     context = CrawlContext(settings=settings, http=None, limiter=None, options={})  # type: ignore[arg-type]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
@@ -53,6 +56,48 @@ class CrawlContext:
     #: extra, per-run options from the ETL config (e.g. `{"medium": {"max_articles": 20}}`),
     #: validated by the dispatcher against each crawler's `options_model`
     options: dict[str, dict] = field(default_factory=dict)
+
+
+class CancelToken:
+    """Cooperative cancellation of one link's work: cancelled by the engine, or by its deadline.
+
+    Long loops (feed entries, export members, repository files, HTTP requests) call
+    `checkpoint()`, so the work itself stops when the link's time budget ends, not only the wait.
+    """
+
+    def __init__(self, deadline: float | None = None) -> None:
+        self.deadline = deadline
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set() or (self.deadline is not None and time.monotonic() > self.deadline)
+
+
+_CANCEL: ContextVar[CancelToken | None] = ContextVar("llm_twin_crawl_cancel", default=None)
+
+
+@contextmanager
+def cancellable(token: CancelToken) -> Iterator[CancelToken]:
+    """Run the block under `token`: every `checkpoint()` inside it (this thread) obeys it."""
+    reset = _CANCEL.set(token)
+    try:
+        yield token
+    finally:
+        _CANCEL.reset(reset)
+
+
+def checkpoint(what: str) -> None:
+    """Raise TIMEOUT when the current link's work was cancelled (its time budget ran out)."""
+    token = _CANCEL.get()
+    if token is not None and token.cancelled:
+        raise CrawlError(
+            ErrorKind.TIMEOUT,
+            f"{what}: stopped, the link's time budget ran out: raise CRAWL_LINK_TIMEOUT if it is expected",
+        )
 
 
 class BaseCrawler(ABC):

@@ -13,6 +13,7 @@ from llm_engineering.application.crawlers.base import (
     CrawlerOptions,
     PositiveCount,
     article_document,
+    checkpoint,
 )
 from llm_engineering.application.crawlers.extraction import (
     MIN_WORDS,
@@ -26,7 +27,7 @@ from llm_engineering.application.crawlers.feeds import (
     is_feed,
     parse_feed,
 )
-from llm_engineering.application.crawlers.urls import domain_of
+from llm_engineering.application.crawlers.urls import canonical_link, domain_of
 from llm_engineering.application.ports import HTML_TYPES, WebPage
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
@@ -83,6 +84,7 @@ class CustomArticleCrawler(BaseCrawler):
         documents: list[ContentDocument] = []
         failures: list[CrawlError] = []
         for entry in entries:
+            checkpoint(f"feed {feed.url}")
             try:
                 documents.append(self._entry_article(entry, user))
             except CrawlError as exc:
@@ -140,6 +142,7 @@ class CustomArticleCrawler(BaseCrawler):
         return tuple(dict.fromkeys((CustomArticleCrawler.name, cls.name)))
 
     def _document(self, link: str, content: dict[str, Any], user: UserDocument) -> ArticleDocument:
+        link = canonical_link(link)
         return article_document(link, content, self.platform or domain_of(link), user)
 
 

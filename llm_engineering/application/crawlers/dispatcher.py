@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from threading import Lock
@@ -31,8 +32,24 @@ DEFAULT_DOMAIN_MAP: dict[str, str] = {
 }
 
 
-def load_class(dotted_path: str) -> type[BaseCrawler]:
+_DOTTED_PATH = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+
+
+def load_class(dotted_path: str, allowed_packages: Iterable[str] = ()) -> type[BaseCrawler]:
+    """The crawler class a domain map names. Only this project's crawlers and those of
+    `allowed_packages` (CRAWL_ALLOWED_CRAWLER_PACKAGES) may be named, and that is checked on the
+    module path BEFORE anything is imported: a config must not run any installed module's code."""
+    if not isinstance(dotted_path, str) or not _DOTTED_PATH.match(dotted_path):
+        raise ConfigError(
+            f"crawler {dotted_path!r} is not a dotted path (package.module.Class): fix the domain map"
+        )
     module_name, _, class_name = dotted_path.rpartition(".")
+    packages = (_CRAWLERS, *allowed_packages)
+    if not any(module_name == p or module_name.startswith(f"{p}.") for p in packages):
+        raise ConfigError(
+            f"crawler {dotted_path!r} is outside the allowed packages ({', '.join(packages)}): "
+            "name a crawler of this project, or add its package to CRAWL_ALLOWED_CRAWLER_PACKAGES"
+        )
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError, ValueError) as exc:
@@ -76,7 +93,8 @@ class CrawlerDispatcher:
         self._default = default
         self._context = context
         paths = {*self._domain_map.values(), default, GIT_CRAWLER}
-        self._classes = {path: load_class(path) for path in sorted(paths)}
+        allowed = context.settings.CRAWL_ALLOWED_CRAWLER_PACKAGES
+        self._classes = {path: load_class(path, allowed) for path in sorted(paths)}
         self._options = validate_options(
             context.options, [*self._classes.values(), *EXPORT_IMPORTERS.values()]
         )

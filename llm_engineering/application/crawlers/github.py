@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from llm_engineering.application.crawlers.base import BaseCrawler
-from llm_engineering.application.crawlers.urls import domain_of
+from llm_engineering.application.crawlers.urls import domain_of, redact_link
 from llm_engineering.domain.documents import ContentDocument, RepositoryDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
@@ -147,12 +147,9 @@ _NOT_FOUND = (
     "could not read username",
 )
 _TOO_SLOW = ("operation too slow", "timed out")
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 
-
-def strip_credentials(text: str) -> str:
-    """Hide `user:token@` in any URL inside `text` (messages and logs must not leak tokens)."""
-    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
+#: hides `user:token@` in any URL inside a text (messages and logs must not leak tokens)
+strip_credentials = redact_link
 
 
 class GitCrawler(BaseCrawler):

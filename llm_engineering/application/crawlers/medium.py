@@ -21,9 +21,10 @@ from llm_engineering.application.crawlers.base import (
     PositiveCount,
     ScrollOptions,
     article_document,
+    checkpoint,
 )
 from llm_engineering.application.crawlers.markup import code_blocks_to_markdown, primary_language
-from llm_engineering.application.crawlers.urls import canonical_link
+from llm_engineering.application.crawlers.urls import canonical_link as _canonical_link
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
@@ -106,6 +107,7 @@ class MediumCrawler(BrowserCrawler):
         logger.info("Medium profile @{}: {} article(s) in its feed", handle, len(entries))
         documents: list[ContentDocument] = []
         for entry in entries:
+            checkpoint(f"Medium profile @{handle}")
             body = entry.content or ""
             if body.strip() and not _TRUNCATED_FEED_BODY.search(body):
                 content = {
@@ -120,6 +122,11 @@ class MediumCrawler(BrowserCrawler):
             else:
                 documents.append(self._crawl_article(canonical_link(entry.link), user))
         return documents
+
+
+def canonical_link(link: str) -> str:
+    """A Medium story's identity: Medium serves every story over https, with no query needed."""
+    return _canonical_link(link, force_https=True, keep_query=False)
 
 
 def profile_handle(link: str) -> str | None:

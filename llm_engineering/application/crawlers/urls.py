@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from llm_engineering.domain.exceptions import InvalidURL, UnsupportedURL
 
 _SCP_LIKE_GIT = re.compile(r"^[\w.-]+@[\w.-]+:[\w./~-]+$")  # git@github.com:user/repo.git
 WEB_SCHEMES = {"http", "https"}
+_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 GIT_SCHEMES = {"ssh", "git", "file"}
 
 
@@ -66,10 +67,63 @@ def domain_of(link: str) -> str:
     return "local"
 
 
-def canonical_link(link: str) -> str:
-    """An article's identity: https, no query (Medium adds `?source=...`), no fragment or final slash.
+#: query parameters that only say where a reader came from: never part of an article's identity
+TRACKING_PARAMS = frozenset(
+    {"source", "ref", "ref_src", "ref_url", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid",
+     "igshid", "_hsenc", "_hsmi", "mkt_tok", "cmpid", "sk"}
+)  # fmt: skip
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    The web crawler and the export importer both use it, so one story is one document.
+
+def canonical_link(link: str, *, force_https: bool = False, keep_query: bool = True) -> str:
+    """A web link's identity, so that one article is one document however it was written.
+
+    Scheme and host lower-cased, the default port, user info, fragment, final slash and tracking
+    parameters (`utm_*`, `?source=`, ...) dropped; other query parameters kept in their order.
+    `force_https` and `keep_query=False` are for sites that serve every article that way (Medium).
+    Non-web links (git, local paths) are returned stripped and otherwise unchanged.
     """
-    parts = urlsplit(link.strip())
-    return urlunsplit(("https", parts.netloc.lower(), parts.path.rstrip("/") or "/", "", ""))
+    link = link.strip()
+    try:
+        parts = urlsplit(link)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return link
+    scheme = parts.scheme.lower()
+    if scheme not in WEB_SCHEMES or not host or is_git_location(link):
+        return link
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    scheme = "https" if force_https else scheme
+    query = ""
+    if keep_query and parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
+        query = parts.query if len(kept) == len(pairs) else urlencode(kept)
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/") or "/", query, ""))
+
+
+def _is_tracking(name: str) -> bool:
+    name = name.lower()
+    return name in TRACKING_PARAMS or name.startswith("utm_")
+
+
+def link_key(link: str) -> str:
+    """What makes two links the same article within a run: canonical, http and https alike."""
+    return canonical_link(link, force_https=True)
+
+
+def has_userinfo(link: str) -> bool:
+    """True when a URL carries `user@` or `user:secret@` before its host."""
+    try:
+        parts = urlsplit(link.strip())
+    except ValueError:
+        return False
+    return bool(parts.scheme) and "@" in parts.netloc
+
+
+def redact_link(text: str) -> str:
+    """`text` with the user info of every URL in it replaced by `***` (tokens never leave the run)."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)

@@ -181,6 +181,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "CRAWL_BACKOFF_MAX": 2.0,
         "CRAWL_MAX_PAGE_BYTES": 1024 * 1024,
         "GIT_CLONE_TIMEOUT": 60.0,
+        # The fixture sites serve on 127.0.0.1: opt in to private addresses (blocked by default).
+        "CRAWL_ALLOW_PRIVATE_NETWORKS": True,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

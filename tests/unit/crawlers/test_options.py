@@ -17,7 +17,7 @@ from llm_engineering.settings import Settings
 
 def _dispatcher(tmp_path: Path, options: dict, domain_map: dict[str, str] | None = None) -> CrawlerDispatcher:
     context = CrawlContext(
-        settings=Settings(_env_file=None, DATA_DIR=tmp_path),
+        settings=Settings(_env_file=None, DATA_DIR=tmp_path, CRAWL_ALLOWED_CRAWLER_PACKAGES=["tests"]),
         http=None,  # type: ignore[arg-type]  # nothing is fetched: only options are checked
         limiter=None,  # type: ignore[arg-type]
         options=options,
@@ -80,3 +80,25 @@ def test_a_crawler_of_a_custom_domain_map_is_known_by_name(tmp_path: Path) -> No
 def test_a_bad_domain_map_entry_fails_before_any_crawling(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be imported: fix the domain map"):
         _dispatcher(tmp_path, {}, {"blog.test": "llm_engineering.application.crawlers.nowhere.Crawler"})
+
+
+def test_a_domain_map_outside_the_allowed_packages_is_refused_before_import(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Naming a module must not run its import-time code: the package is checked first."""
+    marker = tmp_path / "imported"
+    (tmp_path / "evil_module.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for path in ("evil_module.Crawler", "os.system", "subprocess.Popen", "tests"):
+        with pytest.raises(ConfigError, match=r"allowed packages|not a dotted path"):
+            _dispatcher(tmp_path, {}, {"blog.test": path})
+    assert not marker.exists()
+    assert "evil_module" not in __import__("sys").modules
+
+
+def test_an_allowed_package_may_only_name_crawler_classes(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a BaseCrawler subclass"):
+        _dispatcher(tmp_path, {}, {"blog.test": "tests.unit.crawlers.test_options.Path"})
+    lookalike = "llm_engineering.application.crawlers_evil.X"
+    with pytest.raises(ConfigError, match="allowed packages"):
+        _dispatcher(tmp_path, {}, {"blog.test": lookalike})

@@ -12,7 +12,7 @@ from llm_engineering.application.crawlers.base import article_document
 from llm_engineering.application.crawlers.exports.archive import open_export
 from llm_engineering.application.crawlers.exports.base import ExportImporter
 from llm_engineering.application.crawlers.markup import code_blocks_to_markdown
-from llm_engineering.application.crawlers.urls import canonical_link
+from llm_engineering.application.crawlers.medium import canonical_link
 from llm_engineering.domain.documents import ContentDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
