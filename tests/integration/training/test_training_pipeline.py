@@ -42,7 +42,8 @@ def test_training_pipeline_registers_a_twin_version(tiny_llama: Path, data_dir: 
     trained = _run(["-m", "tools.run", "training", "--config", str(config_path)], data_dir)
     assert trained.returncode == 0, trained.stderr[-3000:]
 
-    summary = json.loads(trained.stdout[trained.stdout.index("{") :])
+    start = trained.stdout.rindex('{\n  "version"')  # the summary comes after the Trainer's own logs
+    summary, _ = json.JSONDecoder().raw_decode(trained.stdout[start:])
     version_dir = data_dir / "models" / "twin" / summary["version"]
     assert (version_dir / "config.json").exists() and (version_dir / "README.md").exists()
     card = json.loads((version_dir / "model_card.json").read_text())
