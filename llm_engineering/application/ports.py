@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from llm_engineering.domain.datasets import Passage
 from llm_engineering.domain.documents import ContentDocument, UserDocument, WarehouseDocument
 from llm_engineering.domain.features import Chunk, CleanedDocument, RetrievalHit, SparseVector
-from llm_engineering.domain.llm import ChatMessage, Completion, CompletionDelta, GenerationParams
+from llm_engineering.domain.llm import ChatMessage, Completion, CompletionDelta, GenerationParams, TokenUsage
 from llm_engineering.domain.training import ModelCard, ModelVersion
 from llm_engineering.domain.types import SaveOutcome
 
@@ -488,6 +488,82 @@ class Reranker(Protocol):
     name: str
 
     def rerank(self, query: str, hits: Sequence[RetrievalHit]) -> list[RetrievalHit]: ...
+
+
+# --- tracing (inference issue: Opik monitoring) -------------------------------------------------
+
+#: what a span is to the tracing backend (Opik's span types)
+SpanKind = Literal["general", "tool", "llm"]
+
+
+class TraceSpan(Protocol):
+    """One stage of a traced request; its latency runs from its creation to `end()`."""
+
+    def end(
+        self,
+        output: Mapping[str, Any] | None = None,
+        *,
+        usage: TokenUsage | None = None,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record the stage's outcome; `error` (one line) marks it failed. Idempotent."""
+        ...
+
+
+class RequestTrace(Protocol):
+    """One request (a chat turn, a /rag question) with a span per RAG stage.
+
+    Nothing is sent while it runs: `end()` hands the trace and its spans to the backend at once.
+    """
+
+    def span(
+        self,
+        name: str,
+        *,
+        input: Mapping[str, Any] | None = None,
+        kind: SpanKind = "general",
+        model: str | None = None,
+    ) -> TraceSpan: ...
+
+    def end(
+        self,
+        output: Mapping[str, Any] | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Close the trace (spans still open are closed now) and queue it for sending. Idempotent."""
+        ...
+
+
+class Tracer(Protocol):
+    """Where request traces go (Opik when configured). A tracer never raises into the request."""
+
+    #: False when tracing is off: callers may skip building what only a trace would use
+    enabled: bool
+
+    def warm_up(self) -> None:
+        """Import and connect the backend's client; idempotent."""
+        ...
+
+    def start_trace(
+        self,
+        name: str,
+        *,
+        input: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] = (),
+    ) -> RequestTrace: ...
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send what is queued; True when everything was delivered."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the client."""
+        ...
 
 
 # --- datasets (training issue, item 1) ----------------------------------------------------------

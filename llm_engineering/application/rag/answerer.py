@@ -7,14 +7,12 @@ the whole round trip. Every stage is optional and set by `RAGConfig`.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from loguru import logger
 
-from llm_engineering.application.ports import LLMClient, Reranker
+from llm_engineering.application.ports import LLMClient, RequestTrace, Reranker, Tracer
 from llm_engineering.application.rag.catalog import FeatureCatalog
 from llm_engineering.application.rag.config import RAGConfig
 from llm_engineering.application.rag.context import fit_sources
@@ -22,6 +20,7 @@ from llm_engineering.application.rag.expansion import QueryExpander, reciprocal_
 from llm_engineering.application.rag.prompt import build_messages, mark_cited
 from llm_engineering.application.rag.rerank import NoReranker
 from llm_engineering.application.rag.self_query import FuzzyAuthorMatcher, SelfQuery
+from llm_engineering.application.tracing import NULL_TRACE, NullTracer, error_line, generation_span, stage
 from llm_engineering.domain.exceptions import InvalidRequest, PromptTooLong
 from llm_engineering.domain.features import RetrievalHit
 from llm_engineering.domain.llm import ChatMessage, GenerationParams
@@ -44,15 +43,6 @@ class _Static:
 
     def current(self) -> FeatureCatalog:
         return self._catalog
-
-
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] = (time.perf_counter() - started) * 1000
 
 
 def validate_conversation(messages: Sequence[ChatMessage]) -> None:
@@ -79,8 +69,10 @@ class TwinAnswerer:
         catalog: CatalogSource | FeatureCatalog | None = None,
         reranker: Reranker | None = None,
         twin_name: str = "llm-twin",
+        tracer: Tracer | None = None,
     ) -> None:
         self.llm = llm
+        self.tracer: Tracer = tracer or NullTracer()
         self.retriever = retriever
         self.config = config or RAGConfig()
         if catalog is None or isinstance(catalog, FeatureCatalog):
@@ -96,9 +88,30 @@ class TwinAnswerer:
 
     # --- before generation ------------------------------------------------------------------
 
-    def prepare(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> PreparedPrompt:
-        """The prompt for the last user message, with its sources; raises InvalidRequest on bad input."""
+    def start_trace(self, messages: Sequence[ChatMessage], *, name: str = "chat") -> RequestTrace:
+        """One trace for one request (the tracer's no-op one when tracing is off)."""
+        if not self.tracer.enabled:
+            return NULL_TRACE
+        question = messages[-1].content if messages else ""
+        return self.tracer.start_trace(
+            name,
+            input={"question": question, "turns": len(messages)},
+            metadata={"twin": self.twin_name, "model": self.llm.model_name},
+        )
+
+    def prepare(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        trace: RequestTrace | None = None,
+    ) -> PreparedPrompt:
+        """The prompt for the last user message, with its sources; raises InvalidRequest on bad input.
+
+        With `trace`, each stage is a span of it (self_query, expansion, retrieval, rerank, prompt).
+        """
         validate_conversation(messages)
+        trace = trace or NULL_TRACE
         cfg = self.config
         query = messages[-1].content.strip()
         answer_tokens = max_tokens or cfg.answer_tokens
@@ -118,25 +131,32 @@ class TwinAnswerer:
         catalog = self.catalog.current()
         author = None
         if cfg.self_query.enabled:
-            with _timed(timings, "self_query_ms"):
+            with stage(trace, "self_query", timings, input={"query": query}) as span:
                 author = self._self_query.author_for(query, catalog.authors)
+                span.output = {"author": author, "method": cfg.self_query.method}
 
         queries = [query]
         if self._expander is not None:
-            with _timed(timings, "expansion_ms"):
+            with stage(trace, "expansion", timings, input={"query": query}) as span:
                 queries = self._expander.expand(query)
+                span.output = {"queries": queries[1:]}
 
-        with _timed(timings, "retrieval_ms"):
+        retrieval_input = {"queries": queries, "author": author, "mode": cfg.retrieval.mode}
+        with stage(trace, "retrieval", timings, input=retrieval_input, kind="tool") as span:
             hits = self._retrieve(queries, author)
             if author and not hits:  # the author has nothing on it: search everyone rather than nothing
                 author = None
                 hits = self._retrieve(queries, None)
+            span.output = {"author_filter": author, "hits": _hit_summary(hits)}
 
         if hits and self.reranker.name != "none":
-            with _timed(timings, "rerank_ms"):
+            with stage(trace, "rerank", timings, input={"query": query, "hits": len(hits)}) as span:
                 hits = self.reranker.rerank(query, hits)
+                span.output = {"method": self.reranker.name, "hits": _hit_summary(hits)}
 
-        with _timed(timings, "prompt_ms"):
+        with stage(
+            trace, "prompt", timings, input={"hits": len(hits), "answer_tokens": answer_tokens}
+        ) as span:
             budget = window - answer_tokens - base_tokens
             if cfg.context.max_context_tokens is not None:
                 budget = min(budget, cfg.context.max_context_tokens)
@@ -150,6 +170,10 @@ class TwinAnswerer:
             )
             prompt = build_messages(messages, sources, twin_name=self.twin_name)
             prompt_tokens = self.llm.count_tokens(prompt)
+            span.output = {
+                "prompt_tokens": prompt_tokens,
+                "sources": [{"number": s.number, "link": s.link, "title": s.title} for s in sources],
+            }
         logger.debug(
             "rag: author={} queries={} hits={} sources={} prompt_tokens={}",
             author,
@@ -196,13 +220,40 @@ class TwinAnswerer:
         if not query or not query.strip():
             raise InvalidRequest("the query is empty: ask a question", param="query")
         params = params or GenerationParams(max_tokens=self.config.answer_tokens)
-        prepared = self.prepare([ChatMessage(role="user", content=query)], max_tokens=params.max_tokens)
-        completion = self.llm.complete(prepared.messages, params)
+        messages = [ChatMessage(role="user", content=query)]
+        trace = self.start_trace(messages, name="rag")
+        try:
+            prepared = self.prepare(messages, max_tokens=params.max_tokens, trace=trace)
+            generation = generation_span(trace, self.llm.model_name, prepared.messages, params)
+            try:
+                completion = self.llm.complete(prepared.messages, params)
+            except Exception as exc:
+                generation.end(error=error_line(exc))
+                raise
+            generation.end(
+                {"text": completion.text, "finish_reason": completion.finish_reason},
+                usage=completion.usage,
+                model=completion.model or self.llm.model_name,
+            )
+        except Exception as exc:
+            trace.end(error=error_line(exc))
+            raise
+        sources = self.finish(prepared, completion.text)
+        trace.end(trace_output(completion.text, sources))
         return Answer(
             text=completion.text,
-            sources=self.finish(prepared, completion.text),
+            sources=sources,
             usage=completion.usage,
             finish_reason=completion.finish_reason,
             author_filter=prepared.author_filter,
             timings=prepared.timings,
         )
+
+
+def _hit_summary(hits: Sequence[RetrievalHit]) -> list[dict[str, Any]]:
+    return [{"link": h.link, "chunk": h.chunk_index, "score": round(h.score, 4)} for h in hits]
+
+
+def trace_output(answer: str, sources: Sequence[Source]) -> dict[str, Any]:
+    """What a request's trace ends with: the answer and the sources it cites."""
+    return {"answer": answer, "cited": [s.number for s in sources if s.cited], "sources": len(sources)}

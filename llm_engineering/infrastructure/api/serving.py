@@ -22,8 +22,11 @@ from typing import Any, Literal, TypeVar
 
 from loguru import logger
 
+from llm_engineering.application.ports import RequestTrace
+from llm_engineering.application.rag.answerer import trace_output
+from llm_engineering.application.tracing import error_line, generation_span
 from llm_engineering.domain.exceptions import InvalidRequest, ModelNotFound, ServiceBusy, ServiceNotReady
-from llm_engineering.domain.llm import CompletionDelta, GenerationParams
+from llm_engineering.domain.llm import CompletionDelta, GenerationParams, TokenUsage
 from llm_engineering.domain.rag import PreparedPrompt
 from llm_engineering.infrastructure.api.config import ServiceConfig
 from llm_engineering.infrastructure.api.protocol import (
@@ -217,21 +220,31 @@ class TwinServing:
         params = self.params(runtime, request)
         messages = [m.to_domain() for m in request.messages]
         slot = await self.slots.acquire()
+        trace = runtime.answerer.start_trace(messages)
         try:
             await self.refresh(runtime)
             prepared = await asyncio.to_thread(
-                runtime.answerer.prepare, messages, max_tokens=params.max_tokens
+                runtime.answerer.prepare, messages, max_tokens=params.max_tokens, trace=trace
             )
             if request.stream:
                 include_usage = bool(request.stream_options and request.stream_options.include_usage)
-                events = self._stream(runtime, prepared, params, slot, include_usage)
+                events = self._stream(runtime, prepared, params, slot, include_usage, trace)
                 weakref.finalize(events, slot.release)  # a stream never started still frees its slot
                 return events
+            generation = generation_span(trace, runtime.llm.model_name, prepared.messages, params)
             completion = await asyncio.to_thread(runtime.llm.complete, prepared.messages, params)
-        except BaseException:
+        except BaseException as exc:
             slot.release()
+            trace.end(error=error_line(exc))
             raise
         slot.release()
+        sources = runtime.answerer.finish(prepared, completion.text)
+        generation.end(
+            {"text": completion.text, "finish_reason": completion.finish_reason},
+            usage=completion.usage,
+            model=completion.model or runtime.llm.model_name,
+        )
+        trace.end(trace_output(completion.text, sources))
         return ChatCompletionResponse(
             model=self.config.twin_name,
             choices=[
@@ -241,7 +254,7 @@ class TwinServing:
                 )
             ],
             usage=_usage(completion.usage.prompt_tokens, completion.usage.completion_tokens),
-            sources=[SourceOut.of(s) for s in runtime.answerer.finish(prepared, completion.text)],
+            sources=[SourceOut.of(s) for s in sources],
         )
 
     async def _stream(
@@ -251,6 +264,7 @@ class TwinServing:
         params: GenerationParams,
         slot: Slot,
         include_usage: bool,
+        trace: RequestTrace,
     ) -> AsyncIterator[str]:
         chunk_id, created, model = completion_id(), int(time.time()), self.config.twin_name
 
@@ -267,6 +281,7 @@ class TwinServing:
 
         text: list[str] = []
         last: CompletionDelta | None = None
+        generation = generation_span(trace, runtime.llm.model_name, prepared.messages, params)
         try:
             yield chunk(DeltaMessage(role="assistant", content=""))
             async for delta in iterate_in_thread(lambda: runtime.llm.stream(prepared.messages, params)):
@@ -276,8 +291,15 @@ class TwinServing:
                 if delta.finish_reason is not None:
                     last = delta
             answer = "".join(text)
-            sources = [SourceOut.of(s) for s in runtime.answerer.finish(prepared, answer)]
+            cited = runtime.answerer.finish(prepared, answer)
             finish = _finish(last.finish_reason if last else "stop")
+            generation.end(
+                {"text": answer, "finish_reason": finish},
+                usage=last.usage if last and last.usage else None,
+                model=runtime.llm.model_name,
+            )
+            trace.end(trace_output(answer, cited))
+            sources = [SourceOut.of(s) for s in cited]
             yield chunk(DeltaMessage(), finish_reason=finish, sources=sources)
             if include_usage:
                 usage = last.usage if last and last.usage else None
@@ -294,11 +316,17 @@ class TwinServing:
             yield _sse("[DONE]")
         except Exception as exc:  # after the headers went out, an error can only be an event
             logger.exception("generation failed mid-stream")
+            generation.end(error=error_line(exc))
+            trace.end(error=error_line(exc))
             info = ErrorInfo(message=f"generation failed: {type(exc).__name__}", type="server_error")
             yield _sse(json.dumps({"error": info.model_dump()}))
             yield _sse("[DONE]")
         finally:
             slot.release()
+            # the client went away mid-stream: what was streamed so far (no-ops after a normal end)
+            partial = TokenUsage(prompt_tokens=prepared.prompt_tokens, completion_tokens=len(text))
+            generation.end({"text": "".join(text)}, usage=partial, metadata={"cancelled": True})
+            trace.end({"answer": "".join(text)}, metadata={"cancelled": True})
 
 
 def _sse(data: str) -> str:

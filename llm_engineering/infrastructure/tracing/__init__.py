@@ -1,0 +1,1 @@
+"""Request tracing adapters (Opik)."""
