@@ -136,18 +136,13 @@ def test_sample_person_features_rerun_and_retrieve(sample: Sample) -> None:
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert rows[0]["link"] == sample.vector_link and rows[0]["category"] == "articles"
 
-    nobody = _ok(
-        _cli(
-            "tools.rag",
-            "retrieve",
-            VECTOR_QUERY,
-            "--author",
-            "Nobody Here",
-            "--json",
-            data_dir=sample.data_dir,
-        )
+    nobody = _cli(
+        "tools.rag", "retrieve", VECTOR_QUERY, "--author", "Nobody Here", "--json", data_dir=sample.data_dir
     )
-    assert json.loads(nobody.stdout) == []
+    assert nobody.returncode == 1 and nobody.stdout == ""
+    assert nobody.stderr.strip().splitlines()[-1] == (
+        "error: no author named 'Nobody Here' in the feature store; known authors: Ada Sample"
+    )
 
 
 def _wait_for(path: Path, process: subprocess.Popen, timeout: float) -> None:

@@ -10,6 +10,8 @@ from llm_engineering.domain.features import RetrievalHit, chunk_collection
 from llm_engineering.domain.types import DataCategory
 
 SearchMode = Literal["dense", "hybrid"]
+#: the mode that measures best on eval/handbook_retrieval_hard.jsonl (README, "Retrieval quality")
+DEFAULT_MODE: SearchMode = "hybrid"
 
 
 class ContextRetriever:
