@@ -12,8 +12,12 @@ from llm_engineering.settings import Settings
 
 
 def build_llm(settings: Settings) -> Any:
-    """The configured LLM (the local base model by default) behind the `LLMClient` port."""
-    from llm_engineering.infrastructure.api.runtime import build_llm as factory
+    """The configured LLM behind the `LLMClient` port: LLM_MODEL_PATH, else the base SmolLM2.
+
+    No registry is passed, so this is never the production twin: rejected answers are the base
+    model's own (LLM_BACKEND=openai points the LLM writer at an OpenAI-compatible server).
+    """
+    from llm_engineering.infrastructure.llm.factory import build_llm as factory
 
     return factory(settings)
 
