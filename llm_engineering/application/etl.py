@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from llm_engineering.application.crawlers.urls import redact_link
 from llm_engineering.application.crawling import CrawlTarget, resolve_local_path, unique_targets
-from llm_engineering.domain.crawl import CrawlReport
-from llm_engineering.domain.exceptions import LLMTwinException
+from llm_engineering.domain.crawl import CrawlReport, credentials_in
+from llm_engineering.domain.exceptions import ConfigError, LLMTwinException
 
 
 class CrawlFailed(LLMTwinException):
@@ -18,6 +19,14 @@ def build_targets(links: Iterable[str], exports: Iterable[str], base: Path) -> l
     """Resolve relative paths against `base` and detect each export's kind."""
     from llm_engineering.application.crawlers.exports import is_export_path
 
+    links, exports = list(links), list(exports)
+    for link in (*links, *exports):
+        if credentials_in(link):
+            raise ConfigError(
+                f"{redact_link(link)}: a link must not carry credentials (they would be kept in "
+                "ZenML's run records): use an SSH link (git@host:owner/repo.git) with your SSH key, "
+                "or a local clone's path"
+            )
     resolved_links = [resolve_local_path(link, base) for link in links]
     resolved_exports = []
     for path in exports:

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from llm_engineering.domain.exceptions import ErrorKind
 from llm_engineering.domain.types import SaveOutcome
+
+
+def credentials_in(link: str) -> bool:
+    """True when a URL carries a secret before its host: a password (`user:secret@`), or any user
+    info on http(s), where a token often stands alone as the user name (`https://TOKEN@host`).
+    `ssh://git@host/...` and `git@host:owner/repo` name an SSH user, not a secret."""
+    try:
+        parts = urlsplit(link.strip())
+    except ValueError:
+        return False
+    if not parts.scheme or "@" not in parts.netloc:
+        return False
+    return parts.password is not None or parts.scheme.lower() in {"http", "https"}
 
 
 class LinkFailure(BaseModel):

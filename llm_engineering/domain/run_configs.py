@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llm_engineering.domain.crawl import credentials_in
 from llm_engineering.domain.datasets import DatasetGenerationConfig, DatasetKind
 from llm_engineering.domain.training import EvaluationConfig
 from llm_engineering.domain.training_config import TrainingConfig
@@ -26,6 +27,19 @@ class EtlParameters(_Strict):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+    @field_validator("links", "exports")
+    @classmethod
+    def _no_credentials(cls, links: list[str]) -> list[str]:
+        # ZenML keeps the config as the run's record: a token in a link would be stored there.
+        for link in links:
+            if credentials_in(link):
+                raise ValueError(
+                    "must not carry credentials (user:token@ in a link would be kept in ZenML's "
+                    "run records): use an SSH link (git@host:owner/repo.git) with your SSH key, or "
+                    "a local clone's path"
+                )
+        return links
 
     @model_validator(mode="after")
     def _something_to_crawl(self) -> EtlParameters:

@@ -115,15 +115,6 @@ def link_key(link: str) -> str:
     return canonical_link(link, force_https=True)
 
 
-def has_userinfo(link: str) -> bool:
-    """True when a URL carries `user@` or `user:secret@` before its host."""
-    try:
-        parts = urlsplit(link.strip())
-    except ValueError:
-        return False
-    return bool(parts.scheme) and "@" in parts.netloc
-
-
 def redact_link(text: str) -> str:
     """`text` with the user info of every URL in it replaced by `***` (tokens never leave the run)."""
     return _USERINFO.sub(r"\g<scheme>***@", text)

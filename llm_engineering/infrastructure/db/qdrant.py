@@ -301,26 +301,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def redacted_url(url: str) -> str:
+    """`url` for messages: no `user:password@`, no query (where keys hide), no fragment."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<the QDRANT_URL setting, which is malformed>"
+    netloc = ("***@" if "@" in parts.netloc else "") + (f"[{host}]" if ":" in host else host) + port
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def connect_server(url: str, api_key: str | None, *, timeout: float = SERVER_CHECK_TIMEOUT) -> Any:
     """A `QdrantClient` for `url`, checked now with a short timeout so a dead server fails at once."""
     import httpx
     from qdrant_client import QdrantClient
 
     headers = {"api-key": api_key} if api_key else {}
+    shown = redacted_url(url)  # never print a password in the URL, nor the key
     try:
         response = httpx.get(url.rstrip("/") + "/collections", headers=headers, timeout=timeout)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise StoreUnavailable(
-            f"Qdrant server at {url} is unreachable ({type(exc).__name__}): start it, fix QDRANT_URL, "
+            f"Qdrant server at {shown} is unreachable ({type(exc).__name__}): start it, fix QDRANT_URL, "
             "or unset QDRANT_URL to use the embedded store under DATA_DIR"
         ) from exc
     if response.status_code in (401, 403):
         raise StoreUnavailable(
-            f"Qdrant server at {url} rejected the API key (HTTP {response.status_code}): check QDRANT_API_KEY"
+            f"Qdrant server at {shown} rejected the API key (HTTP {response.status_code}): "
+            "check QDRANT_API_KEY"
         )
     if response.status_code >= 400:
         raise StoreUnavailable(
-            f"{url} answered HTTP {response.status_code} on /collections: is QDRANT_URL a Qdrant server?"
+            f"{shown} answered HTTP {response.status_code} on /collections: is QDRANT_URL a Qdrant server?"
         )
     _log_server_version(url, headers, timeout)
     # qdrant-client's own version check runs in a background thread and warns whenever it ends;
@@ -339,7 +355,10 @@ def _log_server_version(url: str, headers: dict[str, str], timeout: float) -> No
         server = ""
     client = importlib.metadata.version("qdrant-client")
     logger.info(
-        "using the Qdrant server at {} (version {}; qdrant-client {})", url, server or "unknown", client
+        "using the Qdrant server at {} (version {}; qdrant-client {})",
+        redacted_url(url),
+        server or "unknown",
+        client,
     )
     try:
         (s_major, s_minor), (c_major, c_minor) = (

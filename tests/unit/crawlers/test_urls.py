@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from llm_engineering.application.crawlers.urls import canonical_link, has_userinfo, link_key, redact_link
+from llm_engineering.application.crawlers.urls import canonical_link, link_key, redact_link
+from llm_engineering.domain.crawl import credentials_in
 
 
 @pytest.mark.parametrize(
@@ -31,9 +32,11 @@ def test_http_and_https_spellings_are_one_key() -> None:
 
 
 def test_userinfo_is_found_and_redacted() -> None:
-    assert has_userinfo("https://bob:t0ken@host/repo.git")
-    assert has_userinfo("https://t0ken@host/repo.git")
-    assert not has_userinfo("https://host/a@b")
-    assert not has_userinfo("git@github.com:a/b.git")
+    assert credentials_in("https://bob:t0ken@host/repo.git")
+    assert credentials_in("https://t0ken@host/repo.git")
+    assert credentials_in("ssh://bob:pass@host/repo.git")
+    assert not credentials_in("ssh://git@host/repo.git")  # an SSH user name is no secret
+    assert not credentials_in("https://host/a@b")
+    assert not credentials_in("git@github.com:a/b.git")
     text = "cloning https://bob:t0ken@host/repo.git failed"
     assert redact_link(text) == "cloning https://***@host/repo.git failed"
