@@ -11,7 +11,7 @@
     default configs; that takes far longer than this bench's ~10 minutes on 2 cores).
 (c) ppl_ratio: the latest evaluation's held-out perplexity, twin (DPO) / base; goal <= 0.8.
 
-Usage: python bench/training.py [--steps 6] [--full] [--corpus DIR]
+Usage: python bench/training.py [--steps 2] [--full] [--corpus DIR]
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def latest_ppl_ratio() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--full", action="store_true", help="run datasets, training, evaluation first")
     args = parser.parse_args()
