@@ -303,7 +303,12 @@ def bench_settings(world: World, data_dir: Path) -> Settings:
     """Default settings, but for what the fixtures need: the host rules and a fresh store."""
     from llm_engineering.settings import Settings
 
-    return Settings(_env_file=None, DATA_DIR=data_dir, CHROME_EXTRA_ARGS=world.chrome_args)
+    return Settings(
+        _env_file=None,
+        DATA_DIR=data_dir,
+        CHROME_EXTRA_ARGS=world.chrome_args,
+        CRAWL_ALLOW_PRIVATE_NETWORKS=True,  # the fixture sites serve on 127.0.0.1
+    )
 
 
 # --- (a) the reference, re-enacted ---------------------------------------------------------------

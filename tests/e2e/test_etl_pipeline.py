@@ -46,6 +46,7 @@ def _env(data_dir: Path) -> dict[str, str]:
         "CRAWL_MAX_RETRIES": "1",
         "CRAWL_BACKOFF_BASE": "0.05",
         "NO_PROXY": "127.0.0.1,localhost",
+        "CRAWL_ALLOW_PRIVATE_NETWORKS": "true",  # the fixture sites serve on 127.0.0.1
         "LOG_LEVEL": "INFO",
     }
 

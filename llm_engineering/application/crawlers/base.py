@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, StrictInt, ValidationError
 
@@ -158,6 +159,10 @@ class BrowserCrawler(BaseCrawler):
         browsers = self.context.browsers
         if browsers is None:
             raise CrawlError(ErrorKind.BROWSER, f"{link}: {self.name} needs a browser but the crawl has none")
+        from llm_engineering.application.crawlers.network import NetworkPolicy
+
+        # The browser resolves names itself: at least the link's own host is checked before it goes.
+        NetworkPolicy.from_settings(self.context.settings).check_host(urlsplit(link).hostname, what=link)
         with browsers.page(link) as page, self.context.limiter.slot(domain or domain_of(link)):
             yield page
 

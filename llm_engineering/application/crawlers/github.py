@@ -13,13 +13,15 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from loguru import logger
 
-from llm_engineering.application.crawlers.base import BaseCrawler
+from llm_engineering.application.crawlers.base import BaseCrawler, checkpoint
+from llm_engineering.application.crawlers.network import NetworkPolicy
 from llm_engineering.application.crawlers.urls import domain_of, redact_link
 from llm_engineering.domain.documents import ContentDocument, RepositoryDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
@@ -196,6 +198,10 @@ class GitCrawler(BaseCrawler):
             str(destination),
         ]
         shown = strip_credentials(link)
+        host, port = _remote_host(link)
+        if host:
+            # git resolves the name itself: the policy checks it first (redirects are git's own).
+            NetworkPolicy.from_settings(self.context.settings).check_host(host, port, what=shown)
         logger.info("Cloning {}", shown)
         try:
             process = subprocess.Popen(
@@ -211,14 +217,7 @@ class GitCrawler(BaseCrawler):
                 ErrorKind.GIT, "git is not installed: install git to crawl repositories"
             ) from exc
         try:
-            _, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            _kill_group(process)
-            raise CrawlError(
-                ErrorKind.TIMEOUT,
-                f"cloning {shown} took longer than GIT_CLONE_TIMEOUT={timeout:g}s: "
-                "check the host is reachable or raise GIT_CLONE_TIMEOUT",
-            ) from exc
+            stderr = _wait(process, timeout, shown)
         except BaseException:
             _kill_group(process)
             raise
@@ -261,6 +260,7 @@ class GitCrawler(BaseCrawler):
         for raw in listing.stdout.split(b"\0"):
             if not raw:
                 continue
+            checkpoint("reading the clone's files")
             relative = raw.decode("utf-8", errors="surrogateescape")
             text = _read_if_text(checkout, relative, max_bytes)
             if text is None:
@@ -269,6 +269,18 @@ class GitCrawler(BaseCrawler):
                 files[relative] = text
         logger.info("Kept {} text files, skipped {}", len(files), skipped)
         return files
+
+
+def _remote_host(link: str) -> tuple[str | None, int | None]:
+    """The host (and port) git will connect to; (None, None) for local paths and file:// URLs."""
+    scp = re.match(r"^[\w.-]+@(?P<host>[\w.-]+):", link)
+    if scp and "://" not in link:
+        return scp.group("host"), None
+    try:
+        parts = urlsplit(link)
+        return (parts.hostname, parts.port) if parts.scheme.lower() != "file" else (None, None)
+    except ValueError:
+        return None, None
 
 
 def clone_source(link: str) -> str:
@@ -336,6 +348,22 @@ def _git_environment() -> dict[str, str]:
         }
     )
     return env
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float, shown: str) -> bytes:
+    """git's stderr once it exits; TIMEOUT after `timeout` s, or as soon as the link is cancelled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return process.communicate(timeout=min(0.5, max(0.01, deadline - time.monotonic())))[1]
+        except subprocess.TimeoutExpired as exc:
+            if time.monotonic() >= deadline:
+                raise CrawlError(
+                    ErrorKind.TIMEOUT,
+                    f"cloning {shown} took longer than GIT_CLONE_TIMEOUT={timeout:g}s: "
+                    "check the host is reachable or raise GIT_CLONE_TIMEOUT",
+                ) from exc
+            checkpoint(f"cloning {shown}")
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

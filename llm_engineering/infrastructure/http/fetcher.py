@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 
-from llm_engineering.application.crawlers.urls import WEB_SCHEMES, domain_of
+from llm_engineering.application.crawlers.base import checkpoint
+from llm_engineering.application.crawlers.network import NetworkPolicy
+from llm_engineering.application.crawlers.urls import WEB_SCHEMES, domain_of, redact_link
 from llm_engineering.application.ports import HTML_TYPES
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind, InvalidURL, UnsupportedURL
 from llm_engineering.infrastructure.http.body import read_capped
@@ -66,15 +68,31 @@ class FetchedPage:
 
 
 class HttpFetcher:
-    """One shared, thread-safe HTTP client with robots.txt, per-domain politeness and retries."""
+    """One shared, thread-safe HTTP client with robots.txt, per-domain politeness and retries.
+
+    Every request (each redirect hop, robots.txt, feed items) passes the crawl's `NetworkPolicy`:
+    its host is resolved and checked before connecting, and the peer it connected to after.
+    """
 
     def __init__(
-        self, settings: Settings, limiter: DomainLimiter, *, transport: httpx.BaseTransport | None = None
+        self,
+        settings: Settings,
+        limiter: DomainLimiter,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
         import httpx
 
         self.settings = settings
         self.limiter = limiter
+        self.network = network or NetworkPolicy.from_settings(settings)
+        self._env_proxies = transport is None  # httpx ignores proxy variables beside a transport
+        hooks = (
+            {"request": [self._guard_request], "response": [self._guard_response]}
+            if self.network.active
+            else {}
+        )
         # trust_env: HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE apply (httpx ignores proxies
         # when a transport is injected, as tests do).
         self._client = httpx.Client(
@@ -85,6 +103,7 @@ class HttpFetcher:
             timeout=httpx.Timeout(settings.CRAWL_REQUEST_TIMEOUT),
             headers={"User-Agent": settings.CRAWL_USER_AGENT},
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            event_hooks=hooks,
         )
         self._robots = RobotsCache(self._client, settings.CRAWL_USER_AGENT, limiter)
 
@@ -97,6 +116,7 @@ class HttpFetcher:
         from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
         _check_web_url(url)
+        checkpoint(url)
         if self.settings.CRAWL_RESPECT_ROBOTS and not self._robots.allowed(url):
             raise CrawlError(
                 ErrorKind.ROBOTS_DISALLOWED,
@@ -128,6 +148,21 @@ class HttpFetcher:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    # --- the network policy, on every hop -------------------------------------------------------
+
+    def _guard_request(self, request: httpx.Request) -> None:
+        url = request.url
+        self.network.check_host(url.host, url.port, what=redact_link(str(url)))
+
+    def _guard_response(self, response: httpx.Response) -> None:
+        url = response.request.url
+        if self._env_proxies and _proxied(url.scheme, url.host):
+            return  # the peer is the proxy, which reaches the host for us
+        stream = response.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        if peer:
+            self.network.check_address(str(peer[0]), what=redact_link(str(url)), host=url.host)
 
     # --- one attempt ---------------------------------------------------------------------------
 
@@ -283,6 +318,15 @@ def _check_web_url(url: str) -> None:
         )
     if not host:
         raise InvalidURL(f"{url!r} has no host name: fix the link")
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    import urllib.request
+
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass_environment(host, proxies)
 
 
 def _seconds(value: float | None) -> str:

@@ -90,6 +90,7 @@ def browser_settings(
         BROWSER_SCROLL_LIMIT=10,
         CRAWL_DOMAIN_DELAY=0,
         CRAWL_MAX_RETRIES=0,
+        CRAWL_ALLOW_PRIVATE_NETWORKS=True,  # the fixture sites serve on 127.0.0.1
         LINKEDIN_USERNAME=sites.LinkedInSite.USERNAME,
         LINKEDIN_PASSWORD=sites.LinkedInSite.PASSWORD,
     )
