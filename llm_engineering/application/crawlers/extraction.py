@@ -2,14 +2,23 @@
 
 trafilatura finds the main content of pages it has never seen (menus, sidebars and footers
 dropped) and writes markdown; markdownify on <article>/<main> is the fallback when it finds none.
+Code blocks are normalised first (`markup.normalize_code_blocks`) and stand in the page as
+placeholders while trafilatura reads it, so every line, its indentation and the block's language
+come back verbatim whatever markup the blog generator used.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
-from llm_engineering.application.crawlers.markup import code_language, primary_language
+from llm_engineering.application.crawlers.markup import (
+    code_language,
+    normalize_code_blocks,
+    parse_html,
+    primary_language,
+)
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
 #: below this many words, what was extracted is a menu or a stub, not an article
@@ -36,8 +45,9 @@ def html_to_article(html: str, url: str) -> dict[str, Any]:
     """Extract the article of a page; raise CrawlError(NO_CONTENT) when it holds none."""
     import trafilatura
 
+    page, code_blocks = _with_code_placeholders(html)
     content = trafilatura.extract(
-        html,
+        page,
         url=url,
         output_format="markdown",
         include_formatting=True,
@@ -49,7 +59,8 @@ def html_to_article(html: str, url: str) -> dict[str, Any]:
         deduplicate=False,
     )
     if not _meaningful(content):
-        content = _fallback_markdown(html)
+        content = _fallback_markdown(page)
+    content = _restore_code(content, code_blocks)
     if not _meaningful(content):
         raise CrawlError(
             ErrorKind.NO_CONTENT,
@@ -70,8 +81,10 @@ def html_fragment_to_markdown(html: str) -> str:
     """Markdown of an already-clean HTML fragment (a feed entry's content), nothing dropped."""
     from markdownify import markdownify
 
+    soup = parse_html(html)
+    normalize_code_blocks(soup)
     markdown = markdownify(
-        html,
+        str(soup),
         heading_style="ATX",
         bullets="-",
         strip=["img", "script", "style"],
@@ -105,6 +118,8 @@ def tidy_markdown(text: str) -> str:
             out.append(line.rstrip("\n"))
             continue
         stripped = line.strip()
+        if not stripped and out and not out[-1].strip():
+            continue  # one blank line between blocks (blank lines inside code are kept)
         continues_paragraph = (
             out and out[-1].strip() and line[:1].isspace() and not _LIST_ITEM.match(line) and stripped
         )
@@ -112,8 +127,38 @@ def tidy_markdown(text: str) -> str:
             out[-1] = f"{out[-1].rstrip()} {stripped}"
         else:
             out.append(line.rstrip())
-    text = "\n".join(out)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return "\n".join(out).strip()
+
+
+def _with_code_placeholders(html: str) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The page with each code block normalised and its text replaced by a unique placeholder
+    word, and the blocks by placeholder: {placeholder: (language, code)}."""
+    soup = parse_html(html)
+    nonce = uuid.uuid4().hex[:12]
+    blocks: dict[str, tuple[str, str]] = {}
+    for index, pre in enumerate(normalize_code_blocks(soup)):
+        placeholder = f"llmtwincode{nonce}n{index}"
+        blocks[placeholder] = (str(pre.get("data-lang") or ""), pre.get_text())
+        pre.string = placeholder
+    return (str(soup), blocks) if blocks else (html, blocks)
+
+
+def _restore_code(markdown: str | None, blocks: dict[str, tuple[str, str]]) -> str | None:
+    """Put each block's code back where its placeholder landed, as a fenced block."""
+    if not markdown or not blocks:
+        return markdown
+    for placeholder, (language, code) in blocks.items():
+        fenced = f"\n\n```{language}\n{code}\n```\n\n"
+        quoted = re.escape(placeholder)
+        markdown, count = re.subn(
+            rf"^[ \t]*(?:```|~~~)[^\n]*\n\s*{quoted}\s*\n[ \t]*(?:```|~~~)[ \t]*$",
+            lambda _match, fenced=fenced: fenced,
+            markdown,
+            flags=re.M,
+        )
+        if not count:
+            markdown = re.sub(rf"`?{quoted}`?", lambda _match, fenced=fenced: fenced, markdown)
+    return markdown
 
 
 def _meaningful(content: str | None) -> bool:
@@ -121,15 +166,15 @@ def _meaningful(content: str | None) -> bool:
 
 
 def _fallback_markdown(html: str) -> str | None:
-    from bs4 import BeautifulSoup
     from markdownify import markdownify
 
-    soup = BeautifulSoup(html, "html.parser")
+    soup = parse_html(html)
     root = soup.find("article") or soup.find("main")
     if root is None:
         return None
     for tag in root.find_all(_BOILERPLATE_TAGS):
         tag.decompose()
+    normalize_code_blocks(root)
     return markdownify(
         str(root), heading_style="ATX", bullets="-", strip=["img"], code_language_callback=code_language
     )

@@ -44,7 +44,7 @@ class TestBlogArticle:
         assert "## The three rules" in text
         assert "### Borrowing instead of moving" in text
         assert "- Each value in Rust has an owner." in text
-        assert '```\nfn main() {\n    let s1 = String::from("hello");' in text
+        assert '```rust\nfn main() {\n    let s1 = String::from("hello");' in text
         assert "[the Rust book](https://doc.rust-lang.org/book/)" in text
         for word in MENU_WORDS:
             assert word not in text
