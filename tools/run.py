@@ -18,6 +18,7 @@ from llm_engineering.domain.run_configs import (
     EvaluatingRunConfig,
     FeatureRunConfig,
     GenerateDatasetsRunConfig,
+    RagEvalRunConfig,
     RetrievalEvalRunConfig,
 )
 from llm_engineering.settings import get_settings
@@ -32,6 +33,11 @@ def _print_retrieval_eval(run: Any) -> None:
     reports = run.steps["evaluate_retrieval"].outputs["retrieval_eval"][0].load()
     for report in reports:
         typer.echo(f"{get_settings().EMBEDDING_BACKEND}/{report.mode}: {report.metrics()}")
+
+
+def _print_rag_eval(run: Any) -> None:
+    report = run.steps["score_answers"].outputs["rag_eval_report"][0].load()
+    typer.echo(f"rag-eval: {report.metrics()}")
 
 
 def _print_evaluation(run: Any) -> None:
@@ -109,6 +115,14 @@ PIPELINES: list[PipelineSpec] = [
         default_config="configs/generate_instruct_datasets.yaml",
         help="Instruction or preference datasets from the feature store (configs/generate_*.yaml).",
         after=_print_datasets,
+    ),
+    PipelineSpec(
+        command="rag-eval",
+        pipeline="pipelines.rag_evaluation:rag_evaluation",
+        config_model=RagEvalRunConfig,
+        default_config="configs/rag_evaluation.yaml",
+        help="The twin answers a question set end to end: citation hit rate, grounding, length, latency.",
+        after=_print_rag_eval,
     ),
 ]
 

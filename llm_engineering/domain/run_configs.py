@@ -148,3 +148,25 @@ class GenerateDatasetsRunConfig(_Strict):
     settings: dict | None = None
     enable_cache: bool | None = None
     run_name: str | None = None
+
+
+# --- RAG evaluation (inference issue, item 6) ---------------------------------------------------
+
+
+class RagEvalParameters(_Strict):
+    #: JSONL of {query, relevant_links}; relative paths are from the repo root
+    eval_set: str = "eval/handbook_retrieval.jsonl"
+    #: answer only the first n questions (None: all); each is a full generation
+    limit: int | None = Field(10, ge=1)
+    max_tokens: int = Field(96, ge=1, le=4096)
+    #: the RAG and service config (None: INFERENCE_CONFIG, i.e. configs/inference.yaml)
+    inference_config: str | None = None
+
+
+class RagEvalRunConfig(_Strict):
+    """`configs/rag_evaluation.yaml`."""
+
+    parameters: RagEvalParameters = Field(default_factory=RagEvalParameters)
+    settings: dict | None = None
+    enable_cache: bool | None = None
+    run_name: str | None = None
