@@ -33,10 +33,10 @@ class ZenMLModelCatalog:
         if step_version is not None:
             return str(step_version.name)
         client = Client()
-        self._ensure_model(client)
+        model = self._ensure_model(client)
         # ZenML numbers versions itself (a custom numeric name is refused); the folder takes it
         created = client.create_model_version(
-            self.model_name, description="LLM Twin (merged weights under DATA_DIR/models)"
+            model.id, description="LLM Twin (merged weights under DATA_DIR/models)"
         )
         name = str(created.name)
         if name in taken:
@@ -89,15 +89,18 @@ class ZenMLModelCatalog:
                 "register it again, or promote with the ZenML mirror off"
             ) from exc
 
-    def _ensure_model(self, client: Any) -> None:
-        try:
-            client.get_model(self.model_name)
-        except KeyError:
-            client.create_model(
-                self.model_name,
-                description="The LLM Twin: an LLM fine-tuned (LoRA SFT, then DPO) to write like a person.",
-                tags=["llm-twin"],
-            )
+    def _ensure_model(self, client: Any) -> Any:
+        """The model, by its exact name (`Client.get_model` also matches name prefixes)."""
+        found = [
+            m for m in client.list_models(name=self.model_name, size=10).items if m.name == self.model_name
+        ]
+        if found:
+            return found[0]
+        return client.create_model(
+            self.model_name,
+            description="The LLM Twin: an LLM fine-tuned (LoRA SFT, then DPO) to write like a person.",
+            tags=["llm-twin"],
+        )
 
     def _step_model_version(self) -> Any:
         from zenml import get_step_context

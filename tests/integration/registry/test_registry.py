@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from llm_engineering.domain.training import ModelCard, ModelVersionNotFound, RegistryError
 from llm_engineering.infrastructure.registry import LocalModelRegistry, ZenMLModelCatalog
+from tests.conftest import REPO_ROOT
 
 
 def _weights(path: Path, marker: str = "a") -> Path:
@@ -115,3 +119,40 @@ def test_versions_are_mirrored_in_zenml_with_their_artifacts(tmp_path: Path) -> 
 
     second = registry.register(_weights(tmp_path / "w2", "z"), _card())
     assert second.version == str(int(version.version) + 1)
+
+
+def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.run", "models", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_models_cli_lists_and_promotes(data_dir: Path, tmp_path: Path) -> None:
+    from zenml.client import Client
+
+    from llm_engineering.infrastructure.registry import build_registry
+    from llm_engineering.settings import Settings
+
+    registry = build_registry(Settings(_env_file=None, DATA_DIR=data_dir))
+    version = registry.register(_weights(tmp_path / "w"), _card()).version
+
+    promoted = _cli("promote", version, data_dir=data_dir)
+    assert promoted.returncode == 0, promoted.stderr
+    assert f"twin version {version} is now production" in promoted.stdout
+    assert str(Client().get_model_version("twin", version).stage) == "production"
+
+    listed = _cli("list", "--json", data_dir=data_dir)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert (row["version"], row["stage"], row["card"]["base_model"]) == (version, "production", "smollm2")
+
+    missing = _cli("promote", "999", data_dir=data_dir)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1] == (
+        f"error: model version '999' is not registered (known: {version}); see `models list`"
+    )
