@@ -9,10 +9,13 @@ from urllib.parse import unquote, urlsplit
 
 from loguru import logger
 
+from llm_engineering.application.crawlers.base import checkpoint
 from llm_engineering.domain.exceptions import CrawlError, ErrorKind
 
 #: a single export member larger than this is not a post: refuse it rather than fill memory
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
+#: members are decompressed this much at a time, the link's cancellation checked in between
+_READ_CHUNK = 1024 * 1024
 
 
 def export_path(link: str) -> Path:
@@ -38,8 +41,12 @@ class ExportArchive:
     Use it as a context manager: a zip stays open between `names()` and `read()` calls.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, max_total_bytes: int | None = None, max_members: int | None = None
+    ) -> None:
         self.path = path
+        self.max_total_bytes = max_total_bytes
+        self.max_members = max_members
         self._zip: zipfile.ZipFile | None = None
         self._members: dict[str, zipfile.ZipInfo] | None = None
 
@@ -53,12 +60,25 @@ class ExportArchive:
         """Every safe file name in the export, sorted; unsafe zip entries are logged and ignored."""
         if self.path.is_dir():
             root = self.path.resolve()
-            return sorted(
-                p.relative_to(self.path).as_posix()
-                for p in self.path.rglob("*")
-                if p.is_file() and p.resolve().is_relative_to(root)
-            )
+            files = [p for p in self.path.rglob("*") if p.is_file() and p.resolve().is_relative_to(root)]
+            self._check_limits(len(files), sum(p.stat().st_size for p in files))
+            return sorted(p.relative_to(self.path).as_posix() for p in files)
         return sorted(self._zip_members())
+
+    def _check_limits(self, members: int, total_bytes: int) -> None:
+        """A zip bomb (or the wrong folder) is refused before anything is unpacked."""
+        if self.max_members is not None and members > self.max_members:
+            raise CrawlError(
+                ErrorKind.BAD_EXPORT,
+                f"export {self.path} holds {members} files, over EXPORT_MAX_MEMBERS={self.max_members}: "
+                "this is not a platform export (or raise the limit)",
+            )
+        if self.max_total_bytes is not None and total_bytes > self.max_total_bytes:
+            raise CrawlError(
+                ErrorKind.BAD_EXPORT,
+                f"export {self.path} unpacks to {total_bytes} bytes, over EXPORT_MAX_TOTAL_BYTES="
+                f"{self.max_total_bytes}: this is not a platform export (or raise the limit)",
+            )
 
     def read(self, name: str) -> bytes:
         """The bytes of one member, read in memory (never extracted to disk)."""
@@ -73,7 +93,12 @@ class ExportArchive:
                     f"{MAX_MEMBER_BYTES}-byte limit for one file; this is not a platform export",
                 )
             assert self._zip is not None
-            return self._zip.read(info)
+            chunks: list[bytes] = []
+            with self._zip.open(info) as member:  # stops at the declared size, checks the CRC
+                while chunk := member.read(_READ_CHUNK):
+                    chunks.append(chunk)
+                    checkpoint(f"export {self.path}")
+            return b"".join(chunks)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             raise CrawlError(
                 ErrorKind.BAD_EXPORT,
@@ -92,6 +117,7 @@ class ExportArchive:
                     logger.warning("Ignoring unsafe entry {!r} in export {}", info.filename, self.path)
                     continue
                 members[safe] = info
+            self._check_limits(len(members), sum(info.file_size for info in members.values()))
             self._members = members
         return self._members
 
@@ -102,16 +128,20 @@ class ExportArchive:
         self._members = None
 
 
-def open_export(link: str, *, what: str, howto: str) -> ExportArchive:
-    """Open a zip or folder export; raise BAD_EXPORT naming the path when it cannot be read."""
+def open_export(
+    link: str, *, what: str, howto: str, max_total_bytes: int | None = None, max_members: int | None = None
+) -> ExportArchive:
+    """Open a zip or folder export within the size and member limits; raise BAD_EXPORT naming the
+    path when it cannot be read or is over a limit."""
     path = export_path(link)
     if not path.exists():
         raise CrawlError(ErrorKind.BAD_EXPORT, f"{what} {path} does not exist: fix the path, or {howto}")
-    archive = ExportArchive(path)
-    if path.is_dir():
-        return archive
+    archive = ExportArchive(path, max_total_bytes=max_total_bytes, max_members=max_members)
     try:
         archive.names()
+    except CrawlError:
+        archive.close()
+        raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         archive.close()
         raise CrawlError(

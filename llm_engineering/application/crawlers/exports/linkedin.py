@@ -47,7 +47,10 @@ class LinkedInExportImporter(ExportImporter):
         return "ShareCommentary" in header
 
     def extract(self, link: str, user: UserDocument) -> list[ContentDocument]:
-        source, text = read_shares_csv(link)
+        settings = self.context.settings
+        source, text = read_shares_csv(
+            link, max_total_bytes=settings.EXPORT_MAX_TOTAL_BYTES, max_members=settings.EXPORT_MAX_MEMBERS
+        )
         documents: list[ContentDocument] = []
         no_text = 0
         for row in parse_shares(text, source):
@@ -81,12 +84,26 @@ class LinkedInExportImporter(ExportImporter):
         return documents
 
 
-def read_shares_csv(link: str) -> tuple[str, str]:
+def read_shares_csv(
+    link: str, *, max_total_bytes: int | None = None, max_members: int | None = None
+) -> tuple[str, str]:
     """(a name for messages, the text of Shares.csv) from a zip, a folder or the file itself."""
     path = export_path(link)
     if path.is_file() and path.suffix.lower() == ".csv":
+        if max_total_bytes is not None and path.stat().st_size > max_total_bytes:
+            raise CrawlError(
+                ErrorKind.BAD_EXPORT,
+                f"LinkedIn export {path} is over EXPORT_MAX_TOTAL_BYTES={max_total_bytes}: "
+                "this is not a Shares.csv (or raise the limit)",
+            )
         return str(path), _decode_csv(path.read_bytes(), str(path))
-    with open_export(link, what="LinkedIn export", howto=_LINKEDIN_HOWTO) as archive:
+    with open_export(
+        link,
+        what="LinkedIn export",
+        howto=_LINKEDIN_HOWTO,
+        max_total_bytes=max_total_bytes,
+        max_members=max_members,
+    ) as archive:
         candidates = [n for n in archive.names() if PurePosixPath(n).name.lower() == SHARES_FILE]
         if not candidates:
             raise CrawlError(

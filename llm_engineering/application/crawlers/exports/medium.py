@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from loguru import logger
 
-from llm_engineering.application.crawlers.base import article_document
+from llm_engineering.application.crawlers.base import article_document, checkpoint
 from llm_engineering.application.crawlers.exports.archive import open_export
 from llm_engineering.application.crawlers.exports.base import ExportImporter
 from llm_engineering.application.crawlers.markup import code_blocks_to_markdown
@@ -42,7 +42,14 @@ class MediumExportImporter(ExportImporter):
     def extract(self, link: str, user: UserDocument) -> list[ContentDocument]:
         documents: list[ContentDocument] = []
         drafts = replies = 0
-        with open_export(link, what="Medium export", howto=_MEDIUM_HOWTO) as archive:
+        settings = self.context.settings
+        with open_export(
+            link,
+            what="Medium export",
+            howto=_MEDIUM_HOWTO,
+            max_total_bytes=settings.EXPORT_MAX_TOTAL_BYTES,
+            max_members=settings.EXPORT_MAX_MEMBERS,
+        ) as archive:
             posts = [name for name in archive.names() if _is_medium_post(name)]
             if not posts:
                 raise CrawlError(
@@ -51,6 +58,7 @@ class MediumExportImporter(ExportImporter):
                     f"Medium emailed you (or its unpacked folder), or {_MEDIUM_HOWTO}",
                 )
             for name in posts:
+                checkpoint(f"Medium export {archive.path}")
                 file_name = PurePosixPath(name).name
                 if file_name.startswith("draft_"):
                     drafts += 1
