@@ -1,4 +1,5 @@
 """Any git repository (GitHub or not): a shallow clone into a temp dir, its text files kept.
+A dumb-HTTP server cannot serve a shallow clone: then the full history is cloned instead.
 
 git runs non-interactively (no credential prompt can hang a worker), in its own process group
 so a timeout kills every helper it spawned, and never with our working directory changed.
@@ -149,6 +150,8 @@ _NOT_FOUND = (
     "could not read username",
 )
 _TOO_SLOW = ("operation too slow", "timed out")
+#: git's answer to --depth over a dumb-HTTP server
+_SHALLOW_UNSUPPORTED = "does not support shallow"
 
 #: hides `user:token@` in any URL inside a text (messages and logs must not leak tokens)
 strip_credentials = redact_link
@@ -178,7 +181,40 @@ class GitCrawler(BaseCrawler):
         return [repository_document(link, files, user)]
 
     def _clone(self, link: str, destination: Path) -> None:
-        timeout = self.context.settings.GIT_CLONE_TIMEOUT
+        """A shallow clone; over a dumb-HTTP server (no shallow support) a full clone, within the
+        same GIT_CLONE_TIMEOUT and the same speed limits."""
+        deadline = time.monotonic() + self.context.settings.GIT_CLONE_TIMEOUT
+        shown = strip_credentials(link)
+        host, port = _remote_host(link)
+        if host:
+            # git resolves the name itself: the policy checks it first (redirects are git's own).
+            NetworkPolicy.from_settings(self.context.settings).check_host(host, port, what=shown)
+        logger.info("Cloning {}", shown)
+        detail = self._run_clone(link, destination, deadline, shallow=True)
+        if detail is not None and _SHALLOW_UNSUPPORTED in detail.lower():
+            logger.warning(
+                "{} is served over dumb HTTP, which cannot clone shallow: cloning its full history "
+                "instead (same GIT_CLONE_TIMEOUT)",
+                shown,
+            )
+            shutil.rmtree(destination, ignore_errors=True)
+            detail = self._run_clone(link, destination, deadline, shallow=False)
+        if detail is None:
+            return
+        if any(hint in detail.lower() for hint in _TOO_SLOW):
+            raise CrawlError(
+                ErrorKind.TIMEOUT, f"cloning {shown} stalled ({detail}): check the host or retry later"
+            )
+        if any(hint in detail.lower() for hint in _NOT_FOUND):
+            raise CrawlError(
+                ErrorKind.REPO_NOT_FOUND,
+                f"{shown}: repository not found or private ({detail}): "
+                "check the link and that the repository is public",
+            )
+        raise CrawlError(ErrorKind.GIT, f"git clone {shown} failed: {detail}")
+
+    def _run_clone(self, link: str, destination: Path, deadline: float, *, shallow: bool) -> str | None:
+        """Run one `git clone` until `deadline`; None on success, else git's error line."""
         command = [
             "git",
             "-c",
@@ -188,8 +224,7 @@ class GitCrawler(BaseCrawler):
             "-c",
             "protocol.ext.allow=never",
             "clone",
-            "--depth",
-            "1",
+            *(("--depth", "1") if shallow else ()),
             "--single-branch",
             "--no-tags",
             "--quiet",
@@ -197,12 +232,6 @@ class GitCrawler(BaseCrawler):
             clone_source(link),
             str(destination),
         ]
-        shown = strip_credentials(link)
-        host, port = _remote_host(link)
-        if host:
-            # git resolves the name itself: the policy checks it first (redirects are git's own).
-            NetworkPolicy.from_settings(self.context.settings).check_host(host, port, what=shown)
-        logger.info("Cloning {}", shown)
         try:
             process = subprocess.Popen(
                 command,
@@ -217,23 +246,15 @@ class GitCrawler(BaseCrawler):
                 ErrorKind.GIT, "git is not installed: install git to crawl repositories"
             ) from exc
         try:
-            stderr = _wait(process, timeout, shown)
+            stderr = _wait(
+                process, deadline, strip_credentials(link), self.context.settings.GIT_CLONE_TIMEOUT
+            )
         except BaseException:
             _kill_group(process)
             raise
-        if process.returncode != 0:
-            detail = strip_credentials(_git_error_line(stderr.decode("utf-8", errors="replace")))
-            if any(hint in detail.lower() for hint in _TOO_SLOW):
-                raise CrawlError(
-                    ErrorKind.TIMEOUT, f"cloning {shown} stalled ({detail}): check the host or retry later"
-                )
-            if any(hint in detail.lower() for hint in _NOT_FOUND):
-                raise CrawlError(
-                    ErrorKind.REPO_NOT_FOUND,
-                    f"{shown}: repository not found or private ({detail}): "
-                    "check the link and that the repository is public",
-                )
-            raise CrawlError(ErrorKind.GIT, f"git clone {shown} failed: {detail}")
+        if process.returncode == 0:
+            return None
+        return strip_credentials(_git_error_line(stderr.decode("utf-8", errors="replace")))
 
     def _read_text_files(self, checkout: Path) -> dict[str, str]:
         timeout = self.context.settings.GIT_CLONE_TIMEOUT
@@ -350,9 +371,9 @@ def _git_environment() -> dict[str, str]:
     return env
 
 
-def _wait(process: subprocess.Popen[bytes], timeout: float, shown: str) -> bytes:
-    """git's stderr once it exits; TIMEOUT after `timeout` s, or as soon as the link is cancelled."""
-    deadline = time.monotonic() + timeout
+def _wait(process: subprocess.Popen[bytes], deadline: float, shown: str, timeout: float) -> bytes:
+    """git's stderr once it exits; TIMEOUT at `deadline` (GIT_CLONE_TIMEOUT=`timeout` s after the
+    first clone began), or as soon as the link is cancelled."""
     while True:
         try:
             return process.communicate(timeout=min(0.5, max(0.01, deadline - time.monotonic())))[1]
