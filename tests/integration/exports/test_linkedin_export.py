@@ -197,3 +197,60 @@ def test_corrupt_or_missing_zip_is_a_bad_export(
         LinkedInExportImporter(context).extract(str(path), user)
     assert caught.value.kind is ErrorKind.BAD_EXPORT
     assert str(path) in str(caught.value)
+
+
+U = "https://www.linkedin.com/feed/update/urn:li:activity:"
+
+
+def _import_bare(
+    tmp_path: Path, text: str, context: CrawlContext, user: UserDocument
+) -> tuple[list, list[str]]:
+    from loguru import logger
+
+    path = tmp_path / "Shares.csv"
+    path.write_text(text, encoding="utf-8")
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(str(m)), level="WARNING")
+    try:
+        posts = LinkedInExportImporter(context).extract(str(path), user)
+    finally:
+        logger.remove(sink)
+    return posts, warnings
+
+
+def test_an_unterminated_quote_does_not_swallow_the_next_post(
+    tmp_path: Path, context: CrawlContext, user: UserDocument
+) -> None:
+    text = (
+        "Date,ShareLink,ShareCommentary\n"
+        f'2024-01-01 10:00:00,{U}1,"First post, never closed\n'
+        f"2024-01-02 10:00:00,{U}2,Second post\n"
+        f'2024-01-03 10:00:00,{U}3,"Third, ""quoted""\n'
+        'across lines"\n'
+    )
+    posts, warnings = _import_bare(tmp_path, text, context, user)
+    assert [p.content["text"] for p in posts] == [
+        "First post, never closed",
+        "Second post",
+        'Third, "quoted"\nacross lines',
+    ]
+    assert [p.post_id for p in posts] == [f"urn:li:activity:{i}" for i in (1, 2, 3)]
+    assert len(warnings) == 1 and "line 2" in warnings[0] and "never closed" in warnings[0]
+
+
+def test_extra_columns_and_bad_dates_are_reported_and_the_good_rows_kept(
+    tmp_path: Path, context: CrawlContext, user: UserDocument
+) -> None:
+    text = (
+        "Date,ShareLink,ShareCommentary\n"
+        f"2024-01-01 10:00:00,{U}1,Good post\n"
+        f"2024-01-02 10:00:00,{U}2,Unquoted, comma\n"
+        f"yesterday,{U}3,Post with a bad date\n"
+        f"2024-01-04 10:00:00,{U}4,Another good one\n"
+    )
+    posts, warnings = _import_bare(tmp_path, text, context, user)
+    assert [p.post_id for p in posts] == ["urn:li:activity:1", "urn:li:activity:3", "urn:li:activity:4"]
+    assert posts[0].created_at == datetime(2024, 1, 1, 10, tzinfo=UTC)
+    assert len(warnings) == 2
+    assert "line 3" in warnings[0] and "4 fields but the header has 3" in warnings[0]
+    assert "line 4" in warnings[1] and "unreadable date 'yesterday'" in warnings[1]

@@ -53,13 +53,21 @@ class LinkedInExportImporter(ExportImporter):
         )
         documents: list[ContentDocument] = []
         no_text = 0
-        for row in parse_shares(text, source):
+        for line, row in parse_shares(text, source):
             commentary = row["ShareCommentary"].replace("\r\n", "\n").strip()
             if not commentary:
                 no_text += 1  # a plain reshare says nothing in the person's voice
                 continue
             date = row["Date"].strip()
             share_link = row["ShareLink"].strip()
+            posted = _linkedin_date(date)
+            if posted is None:
+                logger.warning(
+                    "LinkedIn export {}, row at line {}: unreadable date {!r}; the post is kept, dated now",
+                    source,
+                    line,
+                    date,
+                )
             post = PostDocument(
                 post_id=linkedin_post_id(share_link, date, commentary),
                 platform="linkedin",
@@ -72,7 +80,7 @@ class LinkedInExportImporter(ExportImporter):
                 image=row.get("MediaUrl", "").strip() or None,
                 author_id=user.id,
                 author_full_name=user.full_name,
-                **({"created_at": posted} if (posted := _linkedin_date(date)) else {}),
+                **({"created_at": posted} if posted else {}),
             )
             documents.append(post)
         logger.info(
@@ -125,10 +133,20 @@ def _decode_csv(data: bytes, source: str) -> str:
         ) from exc
 
 
-def parse_shares(text: str, source: str) -> Iterator[dict[str, str]]:
-    """Rows of Shares.csv; quoted multi-line commentary and doubled quotes ("") are plain CSV."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = [c.strip() for c in reader.fieldnames or []]
+#: where a LinkedIn row starts: its Date, then its ShareLink (or nothing), then a comma
+_ROW_START = re.compile(r'^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?,(?:"?https?://[^,"\s]*"?)?,')
+
+
+def parse_shares(text: str, source: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of Shares.csv; quoted multi-line commentary and doubled quotes ("") are
+    plain CSV. A damaged row is reported with its line, never merged into the next post: an
+    unterminated quote ends where the next row visibly starts, and a row with more fields than
+    the header is skipped."""
+    records = _records(text)
+    if not records:
+        raise CrawlError(ErrorKind.BAD_EXPORT, f"LinkedIn export {source} is empty: {_LINKEDIN_HOWTO}")
+    _, header = records[0]
+    columns = [c.strip() for c in next(csv.reader([header]), [])]
     missing = [c for c in LINKEDIN_REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise CrawlError(
@@ -136,16 +154,53 @@ def parse_shares(text: str, source: str) -> Iterator[dict[str, str]]:
             f"LinkedIn export {source} lacks the column(s) {', '.join(missing)} "
             f"(found: {', '.join(columns) or 'none'}): {_LINKEDIN_HOWTO}",
         )
-    reader.fieldnames = columns
-    try:
-        for row in reader:
-            yield {key: value or "" for key, value in row.items() if isinstance(key, str)}
-    except csv.Error as exc:
-        raise CrawlError(
-            ErrorKind.BAD_EXPORT,
-            f"LinkedIn export {source} is malformed CSV near line {reader.line_num} ({exc}): "
-            f"{_LINKEDIN_HOWTO}",
-        ) from exc
+    for line, record in records[1:]:
+        if not record.strip():
+            continue
+        if record.count('"') % 2:
+            logger.warning(
+                "LinkedIn export {}, row at line {}: a quote is never closed; the row ends where the "
+                "next one starts (check that post's text)",
+                source,
+                line,
+            )
+            record = record.rstrip("\r\n") + '"'
+        try:
+            fields = next(csv.reader(io.StringIO(record, newline="")), [])
+        except csv.Error as exc:
+            logger.warning("LinkedIn export {}, row at line {} is not CSV ({}): skipped", source, line, exc)
+            continue
+        if len(fields) > len(columns):
+            logger.warning(
+                "LinkedIn export {}, row at line {} has {} fields but the header has {} "
+                "(an unquoted comma?): skipped",
+                source,
+                line,
+                len(fields),
+                len(columns),
+            )
+            continue
+        yield line, {column: fields[i] if i < len(fields) else "" for i, column in enumerate(columns)}
+
+
+def _records(text: str) -> list[tuple[int, str]]:
+    """The text cut into CSV records with their first line numbers. A line starts a record when
+    every quote before it is closed, or when it visibly starts a LinkedIn row (Date, ShareLink):
+    then the previous record's quote was never closed, and that record ends there."""
+    records: list[tuple[int, str]] = []
+    current: list[str] = []
+    start = 1
+    quotes = 0
+    # CSV ends lines at \n, \r or \r\n only (str.splitlines would also cut at U+2028 and others)
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if current and (quotes % 2 == 0 or _ROW_START.match(line)):
+            records.append((start, "".join(current)))
+            current, start, quotes = [], number, 0
+        current.append(line)
+        quotes += line.count('"')
+    if current:
+        records.append((start, "".join(current)))
+    return records
 
 
 def linkedin_post_id(share_link: str, date: str, text: str) -> str:
