@@ -30,7 +30,12 @@ class ZenMLModelCatalog:
         from zenml.client import Client
 
         step_version = self._step_model_version()
-        if step_version is not None:
+        if step_version is not None:  # the pipeline declared `model: {name: twin}`: its run's version
+            if str(step_version.name) in taken:
+                raise RegistryError(
+                    f"this run's {self.model_name} version {step_version.name} already has a folder in "
+                    "DATA_DIR/models: the ZenML store was reset while the folders were kept; move them away"
+                )
             return str(step_version.name)
         client = Client()
         model = self._ensure_model(client)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from zenml import Model, pipeline, step
 
 from llm_engineering.domain.training import ModelCard, ModelVersionNotFound, RegistryError
 from llm_engineering.infrastructure.registry import LocalModelRegistry, ZenMLModelCatalog
@@ -156,3 +157,26 @@ def test_models_cli_lists_and_promotes(data_dir: Path, tmp_path: Path) -> None:
     assert missing.stderr.strip().splitlines()[-1] == (
         f"error: model version '999' is not registered (known: {version}); see `models list`"
     )
+
+
+@step
+def register_here(root: str, weights: str) -> str:
+    registry = LocalModelRegistry(Path(root), ZenMLModelCatalog(model_name="twin_step_test"))
+    return registry.register(Path(weights), _card()).version
+
+
+@pipeline(model=Model(name="twin_step_test"), enable_cache=False)
+def train_and_register(root: str, weights: str) -> None:
+    register_here(root=root, weights=weights)
+
+
+def test_inside_a_step_the_runs_own_model_version_is_used(tmp_path: Path) -> None:
+    from zenml.client import Client
+
+    root, weights = tmp_path / "twin", _weights(tmp_path / "w")
+    run = Client().get_pipeline_run(train_and_register(root=str(root), weights=str(weights)).id)
+    version = run.steps["register_here"].outputs["output"][0].load()
+    assert str(run.model_version.name) == version and (root / version / "model.safetensors").exists()
+    links = Client().list_model_version_artifact_links(model_version_id=run.model_version.id).items
+    assert {link.artifact_version.artifact.name for link in links} >= {"twin_weights"}
+    assert [v.name for v in Client().list_model_versions(model="twin_step_test").items] == [version]
