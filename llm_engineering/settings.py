@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     CHROME_EXTRA_ARGS: str = ""
     BROWSER_PAGE_TIMEOUT: float = Field(30.0, gt=0)
     BROWSER_SCROLL_LIMIT: int = Field(30, ge=0)
+    # --- Browser TLS (issue 7, data-side hardening) -------------------------------------------
+    #: PEM file of certificates the browser accepts although no public CA signed them (a corporate
+    #: TLS proxy, a private CA). Chromium ignores SSL_CERT_FILE; it gets the SPKI sha256 hashes of
+    #: these certificates (`--ignore-certificate-errors-spki-list`) and then accepts a site whose
+    #: presented chain holds one of them. Chromium matches only certificates the server sends:
+    #: list the CA that your proxy sends along, or the site's own certificate.
+    BROWSER_CA_CERT_FILE: Path | None = None
 
     # --- Secrets ----------------------------------------------------------------------------
     LINKEDIN_USERNAME: SecretStr | None = None

@@ -31,6 +31,8 @@ class ErrorKind(StrEnum):
     REPO_NOT_FOUND = "repo_not_found"
     BAD_EXPORT = "bad_export"
     BROWSER = "browser"
+    #: the site's TLS certificate was rejected (unknown CA, expired, wrong name)
+    TLS = "tls"
     #: the link, a redirect or a feed item points at a private/loopback/metadata address
     BLOCKED_ADDRESS = "blocked_address"
     INTERNAL = "internal"

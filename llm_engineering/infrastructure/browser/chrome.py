@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -30,7 +31,24 @@ if TYPE_CHECKING:
 
     from llm_engineering.settings import Settings
 
-#: Headless, root-safe, and quiet: no sync, updates or other background traffic of Chrome's own.
+#: Chrome features that call Google services in the background (or probe the network on their own).
+QUIET_FEATURES: tuple[str, ...] = (
+    "AutofillServerCommunication",
+    "CertificateTransparencyComponentUpdater",
+    "DialMediaRouteProvider",
+    "InterestFeedContentSuggestions",
+    "MediaRouter",
+    "NetworkTimeServiceQuerying",
+    "OptimizationGuideModelDownloading",
+    "OptimizationHints",
+    "OptimizationHintsFetching",
+    "OptimizationTargetPrediction",
+    "PrivacySandboxSettings4",
+    "SafeBrowsingEnhancedProtection",
+    "Translate",
+)
+#: Headless, root-safe, and quiet: no sync, updates, safe browsing, metrics, field trials, search
+#: engine probes or other background traffic of Chrome's own (only the crawled sites are contacted).
 BASE_ARGUMENTS: tuple[str, ...] = (
     "--headless=new",
     "--no-sandbox",
@@ -39,6 +57,18 @@ BASE_ARGUMENTS: tuple[str, ...] = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-client-side-phishing-detection",
+    "--disable-domain-reliability",
+    "--disable-breakpad",
+    "--disable-field-trial-config",
+    "--disable-search-engine-choice-screen",
+    "--safebrowsing-disable-auto-update",
+    "--metrics-recording-only",
+    "--no-pings",
+    "--no-service-autorun",
+    "--password-store=basic",
     "--no-first-run",
     "--no-default-browser-check",
     "--window-size=1280,1024",
@@ -67,6 +97,75 @@ def proxy_arguments(environ: Mapping[str, str]) -> list[str]:
         # Chrome reads a leading "." as "*." like curl does; its list is ";"-separated.
         arguments.append("--proxy-bypass-list=" + ";".join(no_proxy))
     return arguments
+
+
+def spki_hashes(pem_file: Path) -> list[str]:
+    """base64 SHA-256 of the SubjectPublicKeyInfo of every certificate in a PEM file (what
+    Chrome's --ignore-certificate-errors-spki-list takes; `openssl x509 -pubkey | openssl pkey
+    -pubin -outform der | openssl dgst -sha256 -binary | base64` gives the same)."""
+    import base64
+    import hashlib
+    import ssl
+
+    try:
+        text = pem_file.read_text(encoding="ascii", errors="replace")
+        blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
+        hashes = [
+            base64.b64encode(hashlib.sha256(_spki_of(ssl.PEM_cert_to_DER_cert(block))).digest()).decode()
+            for block in blocks
+        ]
+    except (OSError, ValueError, IndexError) as exc:
+        raise CrawlError(
+            ErrorKind.BROWSER,
+            f"BROWSER_CA_CERT_FILE={str(pem_file)!r} could not be read as PEM certificates ({exc}): "
+            "point it at the CA's .pem/.crt file",
+        ) from exc
+    if not hashes:
+        raise CrawlError(
+            ErrorKind.BROWSER,
+            f"BROWSER_CA_CERT_FILE={str(pem_file)!r} holds no PEM certificate "
+            "(-----BEGIN CERTIFICATE-----): point it at the CA's .pem/.crt file",
+        )
+    return hashes
+
+
+def _der_element(data: bytes, offset: int) -> tuple[int, int, int]:
+    """(start of the content, end of the element, tag) of the DER element at `offset`."""
+    tag, length = data[offset], data[offset + 1]
+    offset += 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(data[offset : offset + count], "big")
+        offset += count
+    if offset + length > len(data):
+        raise ValueError("truncated DER certificate")
+    return offset, offset + length, tag
+
+
+def _spki_of(certificate: bytes) -> bytes:
+    """The DER SubjectPublicKeyInfo of a DER X.509 certificate (RFC 5280: the 6th field of
+    tbsCertificate, or the 7th when the explicit [0] version is present)."""
+    tbs, _, _ = _der_element(certificate, 0)
+    offset, _, _ = _der_element(certificate, tbs)
+    fields = 6 if certificate[offset] == 0xA0 else 5  # [0] version, serial, sig, issuer, validity, subject
+    for _ in range(fields):
+        offset = _der_element(certificate, offset)[1]
+    _, end, tag = _der_element(certificate, offset)
+    if tag != 0x30:
+        raise ValueError("no SubjectPublicKeyInfo where RFC 5280 puts it")
+    return certificate[offset:end]
+
+
+def trusted_certificate_arguments(pem_file: Path | None) -> list[str]:
+    """Chrome accepts a site whose presented certificate chain holds one of these certificates.
+
+    Chromium ignores SSL_CERT_FILE, and an NSS database would need certutil; the SPKI list works
+    headless with a temporary profile. It matches certificates the server sends (the leaf or the
+    CA sent along with it), not a root the server leaves out.
+    """
+    if pem_file is None:
+        return []
+    return ["--ignore-certificate-errors-spki-list=" + ",".join(spki_hashes(pem_file))]
 
 
 class ChromeBrowserProvider:
@@ -121,12 +220,21 @@ class ChromeBrowserProvider:
             self._quit(browser)
 
     def arguments(self, profile_dir: Path) -> list[str]:
-        """Every Chrome switch used: the base set, the proxy from the environment, then extras."""
+        """Every Chrome switch used: the base set, the proxy from the environment, the trusted
+        certificates, then extras (their --disable-features are merged with ours: Chrome reads
+        only the last one)."""
+        extras = shlex.split(self._settings.CHROME_EXTRA_ARGS)
+        features = list(QUIET_FEATURES)
+        for argument in [a for a in extras if a.startswith("--disable-features=")]:
+            features += [f for f in argument.split("=", 1)[1].split(",") if f and f not in features]
+            extras.remove(argument)
         return [
             *BASE_ARGUMENTS,
+            "--disable-features=" + ",".join(features),
             f"--user-data-dir={profile_dir}",
             *proxy_arguments(os.environ),
-            *shlex.split(self._settings.CHROME_EXTRA_ARGS),
+            *trusted_certificate_arguments(self._settings.BROWSER_CA_CERT_FILE),
+            *extras,
         ]
 
     def _start(self) -> _Browser:

@@ -17,8 +17,14 @@ _NET_ERROR_KINDS: tuple[tuple[str, ErrorKind], ...] = (
     ("ERR_INTERNET_DISCONNECTED", ErrorKind.CONNECTION),
     ("ERR_PROXY", ErrorKind.CONNECTION),
     ("ERR_TOO_MANY_REDIRECTS", ErrorKind.CONNECTION),
-    ("ERR_CERT", ErrorKind.CONNECTION),
-    ("ERR_SSL", ErrorKind.CONNECTION),
+    ("ERR_CERT", ErrorKind.TLS),
+    ("ERR_SSL", ErrorKind.TLS),
+    ("ERR_BAD_SSL", ErrorKind.TLS),
+)
+#: what to do about a rejected certificate
+TLS_HINT = (
+    "the browser rejected the site's TLS certificate; if a private or corporate CA signs it "
+    "(a TLS-inspecting proxy), set BROWSER_CA_CERT_FILE to that CA's PEM file"
 )
 
 
@@ -48,4 +54,5 @@ def browser_errors(link: str, discard: Callable[[], None]) -> Iterator[None]:
             # Not a network error: the browser itself failed; a fresh one serves the next link.
             discard()
             kind = ErrorKind.BROWSER
-        raise CrawlError(kind, f"{link}: {message}") from exc
+        hint = f": {TLS_HINT}" if kind is ErrorKind.TLS else ""
+        raise CrawlError(kind, f"{link}: {message}{hint}") from exc

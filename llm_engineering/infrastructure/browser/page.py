@@ -77,8 +77,33 @@ def detect_interstitial(driver: WebDriver) -> str | None:
     return None
 
 
+#: Chrome's certificate error page ("Privacy error") and its net::ERR_CERT_* / ERR_SSL_* codes
+_TLS_TITLES = re.compile(r"^privacy error", re.IGNORECASE)
+_TLS_PHRASES = re.compile(r"your connection is not private|net::err_(?:cert|ssl|bad_ssl)\w*", re.IGNORECASE)
+_TLS_CODE = re.compile(r"net::(err_(?:cert|ssl|bad_ssl)\w*)", re.IGNORECASE)
+_TLS_STATE_JS = f"""
+const body = document.body ? document.body.innerText : "";
+return [document.title || "", body.slice(0, {_SHORT_PAGE_CHARS}), body.length];
+"""
+
+
+def raise_if_tls_error(driver: WebDriver, link: str) -> None:
+    """Raise TLS when Chrome shows its certificate error page instead of the site."""
+    from llm_engineering.infrastructure.browser.errors import TLS_HINT
+
+    title, body_start, body_length = driver.execute_script(_TLS_STATE_JS)
+    if body_length > _SHORT_PAGE_CHARS:
+        return
+    if _TLS_TITLES.match(title.strip()) or _TLS_PHRASES.search(body_start):
+        code = _TLS_CODE.search(body_start)
+        shown = f"net::{code.group(1).upper()}" if code else f"page title {title.strip()!r}"
+        raise CrawlError(ErrorKind.TLS, f"{link}: {TLS_HINT} ({shown})")
+
+
 def raise_if_interstitial(driver: WebDriver, link: str) -> None:
-    """Raise BOT_CHECK when the page is a challenge instead of content."""
+    """Raise TLS for Chrome's certificate error page, BOT_CHECK when the page is a challenge
+    instead of content."""
+    raise_if_tls_error(driver, link)
     if reason := detect_interstitial(driver):
         raise CrawlError(
             ErrorKind.BOT_CHECK,
