@@ -127,9 +127,10 @@ def _title(hit: RetrievalHit, titles: Callable[[str], str | None]) -> str:
 
 
 def source_header(number: int, title: str, hit: RetrievalHit | Source) -> str:
-    where = f" ({hit.link})" if hit.link else ""
-    return f'[{number}] "{title}" by {hit.author_full_name}{where}'
+    """Only the number goes into the prompt: small models copy any title/author/link header verbatim
+    instead of answering (measured with SmolLM2-135M); the response lists each source's details."""
+    return f"[{number}]"
 
 
 def render_sources(sources: Sequence[Source]) -> str:
-    return "\n\n".join(f"{source_header(s.number, s.title, s)}\n{s.content.strip()}" for s in sources)
+    return "\n\n".join(f"{source_header(s.number, s.title, s)} {s.content.strip()}" for s in sources)

@@ -10,17 +10,19 @@ from llm_engineering.domain.llm import ChatMessage
 from llm_engineering.domain.rag import Source
 
 SYSTEM_PROMPT = (
-    "You are {twin}, an AI twin that answers like the author of the sources you are given. "
-    "The context is a numbered list of sources. Use them as the primary source of information "
-    "and cite the ones you use by their number in square brackets, like [1] or [2]."
+    "You are {twin}, an AI twin that answers in the voice of the author of the passages you are "
+    "given. Use the passages as the primary source of information and cite the ones you use by "
+    "their number in square brackets, like [1] or [2]."
 )
 
-#: the LLM Engineer's Handbook's inference prompt, with the sources numbered
+#: the LLM Engineer's Handbook's inference prompt ("use the provided context as the primary
+#: source of information"), reordered for small models: numbered passages first, the question
+#: and the instruction last, where a 135M model still attends to them (it answered the demo
+#: question coherently this way, and copied the context in the handbook's order)
 USER_TEMPLATE = (
-    "You are a content creator. Write what the user asked you to while using the provided context "
-    "as the primary source of information for the content.\n"
-    "User query: {query}\n"
-    "Context:\n{context}"
+    "Passages:\n{context}\n\n"
+    "Question: {query}\nAnswer in two or three sentences, using the passages above as the primary source of "
+    "information, and cite the passages you used, like [1]."
 )
 
 NO_CONTEXT = "(no sources found: say that you do not know)"

@@ -32,7 +32,7 @@ REPLIES = {
 
 def twin() -> TwinAnswerer:
     def reply(messages: Sequence[ChatMessage]) -> str:
-        question = messages[-1].content.split("User query:")[1].split("\n")[0]
+        question = messages[-1].content.split("Question:")[1].split("\n")[0]
         return next(text for word, text in REPLIES.items() if word in question.lower())
 
     corpus = [
