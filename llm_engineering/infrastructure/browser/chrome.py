@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from llm_engineering.settings import Settings
 
+#: where Google service base URLs point: nothing listens there, and it never leaves the machine
+_NOWHERE = "http://127.0.0.1:9"
 #: Chrome features that call Google services in the background (or probe the network on their own).
 QUIET_FEATURES: tuple[str, ...] = (
     "AutofillServerCommunication",
@@ -43,6 +45,7 @@ QUIET_FEATURES: tuple[str, ...] = (
     "OptimizationHints",
     "OptimizationHintsFetching",
     "OptimizationTargetPrediction",
+    "PreconnectToSearch",
     "PrivacySandboxSettings4",
     "SafeBrowsingEnhancedProtection",
     "Translate",
@@ -58,6 +61,7 @@ BASE_ARGUMENTS: tuple[str, ...] = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-default-apps",
+    "--disable-component-extensions-with-background-pages",
     "--disable-extensions",
     "--disable-client-side-phishing-detection",
     "--disable-domain-reliability",
@@ -72,6 +76,22 @@ BASE_ARGUMENTS: tuple[str, ...] = (
     "--no-first-run",
     "--no-default-browser-check",
     "--window-size=1280,1024",
+    # What the switches above leave on (sign-in cookie checks, GCM check-in, search-engine
+    # preconnects) talks to these base URLs: point them at a closed local port (discard).
+    *(
+        f"--{switch}={_NOWHERE}"
+        for switch in (
+            "gaia-url",
+            "google-apis-url",
+            "lso-url",
+            "google-base-url",
+            "gcm-checkin-url",
+            "gcm-registration-url",
+            "gcm-mcs-endpoint",
+            "sync-url",
+            "variations-server-url",
+        )
+    ),
 )
 
 

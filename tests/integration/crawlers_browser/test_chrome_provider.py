@@ -90,7 +90,8 @@ def test_discard_replaces_the_threads_chrome_and_close_all_is_not_final(browser_
 def test_certificate_error_page_is_not_content(
     browser_settings: Settings, make_context: Callable[..., CrawlContext], user: UserDocument
 ) -> None:
-    """Without --ignore-certificate-errors Chrome shows "Privacy error" and raises nothing itself."""
+    """Without --ignore-certificate-errors Chrome shows "Privacy error" and raises nothing itself:
+    the page is recognised as a TLS failure with a hint, not as a bot check."""
     strict = browser_settings.model_copy(
         update={
             "CHROME_EXTRA_ARGS": browser_settings.CHROME_EXTRA_ARGS.replace("--ignore-certificate-errors", "")
@@ -102,8 +103,9 @@ def test_certificate_error_page_is_not_content(
             MediumCrawler(make_context(options=FAST, browsers_=provider)).extract(LINKS[0], user)
     finally:
         provider.close_all()
-    assert caught.value.kind is ErrorKind.BOT_CHECK
-    assert "Privacy error" in str(caught.value)
+    assert caught.value.kind is ErrorKind.TLS
+    assert "ERR_CERT_AUTHORITY_INVALID" in str(caught.value)
+    assert "BROWSER_CA_CERT_FILE" in str(caught.value)
 
 
 @pytest.mark.browser
