@@ -207,7 +207,7 @@ def demo() -> None:
     pipeline_command("etl")(config=Path("configs/digital_data_etl_sample.yaml"), cache=False)
     pipeline_command("features")(config=Path("configs/feature_engineering.yaml"), cache=False, full=False)
     vector_summary()
-    ask(DEMO_QUESTION, max_tokens=160)
+    ask(DEMO_QUESTION, max_tokens=100)
 
 
 @app.command()

@@ -58,9 +58,9 @@ class ContextConfig(_Stage):
     """How much retrieved text the model sees."""
 
     #: sources (documents) given to the model at most
-    max_sources: int = Field(3, ge=1, le=50)
+    max_sources: int = Field(2, ge=1, le=50)
     #: tokens of context at most (None: whatever the window leaves after the prompt and the answer)
-    max_context_tokens: int | None = Field(600, ge=16)
+    max_context_tokens: int | None = Field(400, ge=16)
     #: drop chunks whose text nearly repeats one already kept (rapidfuzz ratio >= this)
     near_duplicate_ratio: float = Field(95.0, ge=50.0, le=100.0)
 
