@@ -47,7 +47,10 @@ def test_an_author_with_nothing_on_it_falls_back_to_everyone() -> None:
 
 
 def test_answer_marks_the_sources_it_cites() -> None:
-    answerer = TwinAnswerer(ScriptedLLM("Keep one store [2]."), ListRetriever(corpus()), catalog=CATALOG)
+    config = RAGConfig(context=ContextConfig(max_sources=3, max_context_tokens=1000))
+    answerer = TwinAnswerer(
+        ScriptedLLM("Keep one store [2]."), ListRetriever(corpus()), config=config, catalog=CATALOG
+    )
     answer = answerer.answer("How should I store features?")
     assert answer.text == "Keep one store [2]."
     assert [s.cited for s in answer.sources] == [False, True, False]
