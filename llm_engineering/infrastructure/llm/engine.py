@@ -12,6 +12,11 @@ running batch between steps (prefilling each prompt into its own cache slot), de
 for every active request per step, and drops a request the moment it finishes or is cancelled.
 Rows of the batch have their own lengths; attention masks each row to its own positions, so no
 padding changes any row's result.
+
+`quantize="int8"` stores every projection and the lm_head as per-output-channel int8 weights and
+multiplies them with PyTorch's dynamic-quantised linear (activations quantised per call, fp32 out,
+fp32 bias): a quarter of the weight bytes and a fast int8 GEMM, 6-9x faster than the fp32 lm_head
+on these CPUs. The embedding, norms, attention and KV cache stay in the model's dtype.
 """
 
 from __future__ import annotations
@@ -67,7 +72,9 @@ class LlamaDecoder:
     projections, RMSNorm, rotary embeddings, optional q/k/v biases). Call only from one thread.
     """
 
-    def __init__(self, model: Any, *, max_batch: int, max_seq_len: int) -> None:
+    def __init__(
+        self, model: Any, *, max_batch: int, max_seq_len: int, quantize: Literal["int8"] | None = None
+    ) -> None:
         import torch
 
         cfg = model.config
@@ -106,25 +113,29 @@ class LlamaDecoder:
             ]
             return weight, torch.cat(parts).contiguous()
 
+        if quantize not in (None, "int8"):
+            raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+        if quantize == "int8" and self.device.type != "cpu":
+            raise UnsupportedModel("int8 decoding runs on the CPU only: use LLM_DTYPE=bfloat16 on CUDA")
+        self.quantize = quantize
         self.layers = []
         for layer in layers:
             attn, mlp = layer.self_attn, layer.mlp
             wqkv, bqkv = fused(attn.q_proj, attn.k_proj, attn.v_proj)
-            wgu, _ = fused(mlp.gate_proj, mlp.up_proj)
+            wgu, bgu = fused(mlp.gate_proj, mlp.up_proj)
             self.layers.append(
                 (
                     layer.input_layernorm.weight.detach(),
-                    wqkv,
-                    bqkv,
-                    attn.o_proj.weight.detach(),
+                    self._weight(wqkv, bqkv),
+                    self._weight(attn.o_proj.weight, attn.o_proj.bias),
                     layer.post_attention_layernorm.weight.detach(),
-                    wgu,
-                    mlp.down_proj.weight.detach(),
+                    self._weight(wgu, bgu),
+                    self._weight(mlp.down_proj.weight, mlp.down_proj.bias),
                 )
             )
         self.embed = inner.embed_tokens.weight.detach()
         self.norm = inner.norm.weight.detach()
-        self.lm_head = model.lm_head.weight.detach()
+        self.lm_head = self._weight(model.lm_head.weight)
         # rotary tables for every position, from the model's own rotary module (any rope scaling)
         positions = torch.arange(max_seq_len, device=self.device)[None]
         probe = torch.empty(1, dtype=self.dtype, device=self.device)
@@ -134,6 +145,31 @@ class LlamaDecoder:
         self.capacity = 0
         self.k_cache: list[torch.Tensor] = []
         self.v_cache: list[torch.Tensor] = []
+
+    # -- weights -------------------------------------------------------------------------------
+
+    def _weight(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> Any:
+        """A projection as `linear()` takes it: (weight, bias), or int8 packed params with the bias."""
+        import torch
+
+        weight = weight.detach()
+        bias = None if bias is None else bias.detach()
+        if self.quantize is None:
+            return (weight, bias)
+        w = weight.float()
+        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-8).double()
+        zero = torch.zeros(w.shape[0], dtype=torch.long)
+        qweight = torch.quantize_per_channel(w, scale, zero, 0, torch.qint8)
+        return torch.ops.quantized.linear_prepack(qweight, None if bias is None else bias.float())
+
+    def linear(self, x: torch.Tensor, weight: Any) -> torch.Tensor:
+        """`x @ weight.T + bias` for a weight made by `_weight` (fp32 out for int8 weights)."""
+        import torch
+        import torch.nn.functional as F
+
+        if self.quantize is None:
+            return F.linear(x, weight[0], weight[1])
+        return torch.ops.quantized.linear_dynamic(x, weight)
 
     # -- cache ---------------------------------------------------------------------------------
 
@@ -187,9 +223,10 @@ class LlamaDecoder:
         x = F.embedding(torch.tensor(ids, device=self.device), self.embed)  # [n, H]
         cos, sin = self.cos[:n, None, :], self.sin[:n, None, :]  # [n, 1, hd]
         hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
-        for i, (ln1, wqkv, bqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
+        lin = self.linear
+        for i, (ln1, wqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
             h = F.rms_norm(x, (self.hidden,), ln1, self.eps)
-            qkv = F.linear(h, wqkv, bqkv)
+            qkv = lin(h, wqkv)
             q = self._rope(qkv[:, : self.q_dim].view(n, nh, hd), cos, sin)
             k = self._rope(qkv[:, self.q_dim : self.q_dim + self.kv_dim].view(n, nkv, hd), cos, sin)
             v = qkv[:, self.q_dim + self.kv_dim :].view(n, nkv, hd)
@@ -199,12 +236,12 @@ class LlamaDecoder:
             a = F.scaled_dot_product_attention(
                 q.transpose(0, 1)[None], k[None], v[None], is_causal=True, enable_gqa=nkv != nh
             )  # [1, nh, n, hd]
-            x = x + F.linear(a[0].transpose(0, 1).reshape(n, self.q_dim), wo)
+            x = x + lin(a[0].transpose(0, 1).reshape(n, self.q_dim), wo)
             h = F.rms_norm(x, (self.hidden,), ln2, self.eps)
-            g, u = F.linear(h, wgu).chunk(2, dim=-1)
-            x = x + F.linear(F.silu(g) * u, wd)
+            g, u = lin(h, wgu).chunk(2, dim=-1)
+            x = x + lin(F.silu(g) * u, wd)
         last = F.rms_norm(x[-1:], (self.hidden,), self.norm, self.eps)
-        return F.linear(last, self.lm_head)[0]
+        return lin(last, self.lm_head)[0]
 
     def decode(self, tokens: torch.Tensor, pos: torch.Tensor, span: int) -> torch.Tensor:
         """One step for slots 0..b-1: `tokens[b]` at `pos[b]`; `span` > max(pos). Logits [b, vocab]."""
@@ -216,9 +253,10 @@ class LlamaDecoder:
         cos, sin = self.cos[pos][:, None, :], self.sin[pos][:, None, :]  # [b, 1, hd]
         mask = (self.positions[:span][None, :] <= pos[:, None])[:, None, None, :]  # [b, 1, 1, span]
         rows = self.positions[:b]
-        for i, (ln1, wqkv, bqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
+        lin = self.linear
+        for i, (ln1, wqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
             h = F.rms_norm(x, (self.hidden,), ln1, self.eps)
-            qkv = F.linear(h, wqkv, bqkv)
+            qkv = lin(h, wqkv)
             q = self._rope(qkv[:, : self.q_dim].view(b, nh, hd), cos, sin)
             k = self._rope(qkv[:, self.q_dim : self.q_dim + self.kv_dim].view(b, nkv, hd), cos, sin)
             kc, vc = self.k_cache[i], self.v_cache[i]
@@ -227,12 +265,12 @@ class LlamaDecoder:
             a = F.scaled_dot_product_attention(
                 q[:, :, None, :], kc[:b, :, :span], vc[:b, :, :span], attn_mask=mask, enable_gqa=nkv != nh
             )  # [b, nh, 1, hd]
-            x = x + F.linear(a.reshape(b, self.q_dim), wo)
+            x = x + lin(a.reshape(b, self.q_dim), wo)
             h = F.rms_norm(x, (self.hidden,), ln2, self.eps)
-            g, u = F.linear(h, wgu).chunk(2, dim=-1)
-            x = x + F.linear(F.silu(g) * u, wd)
+            g, u = lin(h, wgu).chunk(2, dim=-1)
+            x = x + lin(F.silu(g) * u, wd)
         x = F.rms_norm(x, (self.hidden,), self.norm, self.eps)
-        return F.linear(x, self.lm_head)
+        return lin(x, self.lm_head)
 
 
 def _sample(logits: torch.Tensor, request: GenerationRequest) -> int:
@@ -254,8 +292,12 @@ def _sample(logits: torch.Tensor, request: GenerationRequest) -> int:
 class BatchEngine:
     """Continuous batching over one `LlamaDecoder`, on a daemon scheduler thread."""
 
-    def __init__(self, decoder: LlamaDecoder) -> None:
+    def __init__(self, decoder: LlamaDecoder, *, threads: int | None = None) -> None:
         self.decoder = decoder
+        #: intra-op threads of the scheduler thread (per-thread in OpenMP/MKL); None keeps torch's
+        self.threads = threads
+        self.threads_in_use = 0
+        self._started = threading.Event()
         self._pending: collections.deque[GenerationRequest] = collections.deque()
         self._active: list[GenerationRequest] = []
         self._wake = threading.Condition()
@@ -302,6 +344,10 @@ class BatchEngine:
     def _run(self) -> None:
         import torch
 
+        if self.threads:
+            torch.set_num_threads(self.threads)  # this thread's OpenMP/MKL pools only
+        self.threads_in_use = torch.get_num_threads()
+        self._started.set()
         with torch.inference_mode():
             while True:
                 with self._wake:
