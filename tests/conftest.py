@@ -44,3 +44,11 @@ def handbook_dir() -> Path:
     if not (HANDBOOK_DIR / "ArticleDocument.json").exists():
         pytest.skip("../shared/datasets/handbook-articles is absent")
     return HANDBOOK_DIR
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """ZenML takes its source root from `__main__.__file__`, which an xdist worker lacks: name ours."""
+    if hasattr(config, "workerinput"):
+        from zenml.utils import source_utils
+
+        source_utils.set_custom_source_root(str(REPO_ROOT))
