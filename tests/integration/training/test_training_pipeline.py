@@ -50,6 +50,6 @@ def test_training_pipeline_registers_a_twin_version(tiny_llama: Path, data_dir: 
     assert (version_dir / "config.json").exists() and (version_dir / "README.md").exists()
     card = json.loads((version_dir / "model_card.json").read_text())
     card = card.get("card", card)
-    assert {"instruct", "preference"} <= set(card["datasets"])  # ZenML artifact version ids (+ content hashes)
+    assert {"instruct", "preference"} <= set(card["datasets"])  # artifact ids (+ hashes)
     assert card["stage_of_training"] == ["sft", "dpo"]
     assert list((data_dir / "comet").glob("*.zip"))
