@@ -52,7 +52,7 @@ def run_pipeline(settings: Settings, embedder, *, full: bool) -> tuple[float, fe
     repository = bootstrap.connect_warehouse(settings)
     started = time.perf_counter()
     try:
-        with bootstrap.vector_index(settings, mode="writer") as index:
+        with bootstrap.Services(settings).vector_writer() as index:
             report = features.run_feature_pipeline(
                 repository,
                 index,
@@ -98,7 +98,7 @@ def raw_encode_rate(model_path: str, texts: list[str], batch_size: int) -> float
 
 
 def retrieval_latency(settings: Settings, embedder, queries: list[str], mode: str) -> dict[str, float]:
-    with bootstrap.vector_index(settings, mode="reader") as index:
+    with bootstrap.Services(settings).vector_reader() as index:
         retriever = ContextRetriever(index, embedder, _sparse_for(mode))
         retriever.retrieve(queries[0], 5)
         timings = []
@@ -111,7 +111,7 @@ def retrieval_latency(settings: Settings, embedder, queries: list[str], mode: st
 
 def eval_metrics(settings: Settings, embedder, mode: str) -> dict[str, float]:
     queries = evaluation.load_eval_set(EVAL_SET)
-    with bootstrap.vector_index(settings, mode="reader") as index:
+    with bootstrap.Services(settings).vector_reader() as index:
         report = evaluation.evaluate(ContextRetriever(index, embedder, _sparse_for(mode)), queries)
     metrics = report.metrics()
     return {k: metrics[k] for k in ("hit@1", "hit@5", "mrr@10", "recall@5")}

@@ -224,7 +224,7 @@ def build_store(settings: Settings, articles: list[tuple[str, str, str]], embedd
                     author_full_name=user.full_name,
                 )
             )
-        with bootstrap.vector_index(settings, mode="writer") as index:
+        with bootstrap.Services(settings).vector_writer() as index:
             chunkers = bootstrap.build_chunkers(settings, embedder)
             features.run_feature_pipeline(repository, index, lambda: chunkers, embedder, Bm25SparseEncoder())
             index.publish(optimize=False)

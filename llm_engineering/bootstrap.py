@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from llm_engineering.application.crawlers.base import CrawlContext
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
@@ -190,14 +190,6 @@ def build_services(settings: Settings, **overrides: Any) -> Services:
 def connect_warehouse(settings: Settings) -> DocumentRepository:
     """The warehouse alone, for a caller that closes it itself."""
     return Services(settings).documents
-
-
-@contextmanager
-def vector_index(settings: Settings, *, mode: Literal["reader", "writer"] = "reader") -> Iterator[Any]:
-    """A `VectorReader`, or for "writer" a `VectorIndex`; closed after."""
-    services = Services(settings)
-    with services.vector_writer() if mode == "writer" else services.vector_reader() as index:
-        yield index
 
 
 def build_embedder(settings: Settings) -> SentenceEmbedder:

@@ -130,7 +130,7 @@ def _searchable_index(settings: Any) -> Iterator[tuple[Any, tuple[str, ...]]]:
     from llm_engineering.domain.features import chunk_collection
     from llm_engineering.domain.types import DataCategory
 
-    with bootstrap.vector_index(settings, mode="reader") as index:
+    with bootstrap.Services(settings).vector_reader() as index:
         names = [chunk_collection(c) for c in DataCategory]
         if not any(index.collection_exists(name) and index.count(name) for name in names):
             raise EmptyFeatureStore(

@@ -246,7 +246,7 @@ def vector_summary() -> None:
     table = Table(title="Feature store")
     table.add_column("collection")
     table.add_column("points", justify="right")
-    with bootstrap.vector_index(get_settings(), mode="reader") as index:
+    with bootstrap.Services(get_settings()).vector_reader() as index:
         for name in sorted(index.list_collections()):
             table.add_row(name, str(index.count(name)))
     Console().print(table)

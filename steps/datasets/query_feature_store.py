@@ -13,7 +13,7 @@ def query_feature_store(
     author_full_names: list[str] | None = None,
 ) -> Annotated[list[CleanedDocument], "feature_store_documents"]:
     """The cleaned documents of the feature store (of the given authors, or everyone's)."""
-    with bootstrap.vector_index(get_settings(), mode="reader") as index:
+    with bootstrap.Services(get_settings()).vector_reader() as index:
         documents = load_cleaned_documents(index, author_full_names or [])
     per_author: dict[str, int] = {}
     for doc in documents:

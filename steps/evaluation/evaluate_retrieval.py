@@ -21,7 +21,7 @@ def evaluate_retrieval(
     embedder = bootstrap.build_embedder(settings)
     sparse_encoder = Bm25SparseEncoder()
     reports = []
-    with bootstrap.vector_index(settings, mode="reader") as index:
+    with bootstrap.Services(settings).vector_reader() as index:
         for mode in modes:
             retriever = ContextRetriever(index, embedder, sparse_encoder if mode == "hybrid" else None)
             reports.append(evaluation.evaluate(retriever, queries, ks))

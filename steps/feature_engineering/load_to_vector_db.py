@@ -17,7 +17,7 @@ def load_to_vector_db(
 ) -> Annotated[features.LoadReport, "load_report"]:
     """Apply the run to the vector DB and publish it to readers in one switch."""
     settings = get_settings()
-    with bootstrap.vector_index(settings, mode="writer") as index:
+    with bootstrap.Services(settings).vector_writer() as index:
         report = features.load_to_vector_db(index, plan, cleaned, chunks, embeddings)
         if report.changed:
             index.publish()

@@ -15,7 +15,7 @@ def query_data_warehouse(
     settings = get_settings()
     repository = bootstrap.connect_warehouse(settings)
     try:
-        with bootstrap.vector_index(settings, mode="writer") as index:
+        with bootstrap.Services(settings).vector_writer() as index:
             plan = features.plan_feature_run(repository, index, author_full_names or [], full=full)
     finally:
         repository.close()

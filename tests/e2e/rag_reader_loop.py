@@ -21,7 +21,7 @@ def main(query: str, ready: Path, stop: Path, out: Path) -> None:
 
     settings = get_settings()
     log: list[dict] = []
-    with bootstrap.vector_index(settings, mode="reader") as index:
+    with bootstrap.Services(settings).vector_reader() as index:
         retriever = ContextRetriever(index, bootstrap.build_embedder(settings))
         retriever.retrieve(query, 3)  # loads the model before the writer starts
         ready.write_text(str(index.release), encoding="utf-8")

@@ -80,7 +80,7 @@ def _current_release(data_dir: Path) -> str:
 
 def _published_ids(data_dir: Path) -> dict[str, set[str]]:
     """Point ids per collection as a new reader process sees them."""
-    with bootstrap.vector_index(_settings(data_dir), mode="reader") as index:
+    with bootstrap.Services(_settings(data_dir)).vector_reader() as index:
         return {name: {pid for pid, _ in index.scroll(name, fields=[])} for name in index.list_collections()}
 
 
@@ -197,7 +197,7 @@ def test_a_reader_keeps_answering_during_a_full_rebuild(sample: Sample, tmp_path
     assert releases == [before_release, after_release], "the reader switches once, to the new release"
 
     assert _published_ids(sample.data_dir) == before_ids, "a full rebuild gives the same chunk ids"
-    with bootstrap.vector_index(_settings(sample.data_dir), mode="reader") as index:
+    with bootstrap.Services(_settings(sample.data_dir)).vector_reader() as index:
         assert index.release == after_release
 
 

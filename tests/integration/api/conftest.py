@@ -75,7 +75,7 @@ class Corpus:
                         author_full_name=user.full_name,
                     )
                 )
-            with bootstrap.vector_index(self.settings, mode="writer") as index:
+            with bootstrap.Services(self.settings).vector_writer() as index:
                 chunkers = bootstrap.build_chunkers(self.settings, self.embedder)
                 features.run_feature_pipeline(
                     repository, index, lambda: chunkers, self.embedder, Bm25SparseEncoder()

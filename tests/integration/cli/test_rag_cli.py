@@ -75,7 +75,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
                 author_full_name=ada.full_name,
             )
         )
-        with bootstrap.vector_index(settings, mode="writer") as index:
+        with bootstrap.Services(settings).vector_writer() as index:
             chunkers = bootstrap.build_chunkers(settings, embedder)
             features.run_feature_pipeline(
                 repository, index, lambda: chunkers, embedder, Bm25SparseEncoder(), ()

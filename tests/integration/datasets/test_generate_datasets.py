@@ -43,7 +43,7 @@ def _corpus() -> list[CleanedDocument]:
 
 
 def _fill_feature_store(data_dir: Path, documents: list[CleanedDocument]) -> None:
-    with bootstrap.vector_index(_settings(data_dir), mode="writer") as index:
+    with bootstrap.Services(_settings(data_dir)).vector_writer() as index:
         for category in DataCategory:
             index.ensure_collection(cleaned_collection(category), vector_size=None)
         index.upsert(
@@ -58,13 +58,13 @@ def _fill_feature_store(data_dir: Path, documents: list[CleanedDocument]) -> Non
 def test_load_cleaned_documents_from_the_real_feature_store(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with (
-        bootstrap.vector_index(_settings(data_dir), mode="writer") as index,
+        bootstrap.Services(_settings(data_dir)).vector_writer() as index,
         pytest.raises(DatasetError, match="run the feature pipeline first"),
     ):
         load_cleaned_documents(index)
     documents = _corpus()
     _fill_feature_store(data_dir, documents)
-    with bootstrap.vector_index(_settings(data_dir), mode="reader") as index:
+    with bootstrap.Services(_settings(data_dir)).vector_reader() as index:
         everyone = load_cleaned_documents(index)
         assert sorted(d.id for d in everyone) == sorted(d.id for d in documents)
         assert everyone[0] == next(d for d in documents if d.id == everyone[0].id), "payload round trip"

@@ -161,7 +161,7 @@ def open_stores(
         settings = make_settings(tmp_path / name, **values)
         repository = bootstrap.connect_warehouse(settings)
         opened.append(repository)
-        context = bootstrap.vector_index(settings, mode="writer")
+        context = bootstrap.Services(settings).vector_writer()
         index = context.__enter__()
         opened.append(context)
         return Stores(settings, repository, index, chunkers, SpyEmbedder(embedder))

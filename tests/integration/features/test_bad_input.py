@@ -243,7 +243,7 @@ def test_an_unreachable_qdrant_server_fails_before_anything_is_written(tmp_path:
         for mode in ("writer", "reader"):
             with (
                 pytest.raises(StoreUnavailable) as caught,
-                bootstrap.vector_index(settings, mode=mode) as index,
+                getattr(bootstrap.Services(settings), f"vector_{mode}")() as index,
             ):
                 features.plan_feature_run(repository, index)  # never reached
             message = str(caught.value)

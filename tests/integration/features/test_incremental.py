@@ -157,12 +157,12 @@ def test_an_author_filter_processes_only_that_author(stores: Stores) -> None:
 def test_a_reader_opened_after_publish_sees_the_data(stores: Stores, embedder: Any) -> None:
     docs = _fill(stores)
     stores.run()
-    with bootstrap.vector_index(stores.settings, mode="reader") as early:
+    with bootstrap.Services(stores.settings).vector_reader() as early:
         assert early.release is None and early.list_collections() == [], "unpublished writes are invisible"
 
     release = stores.index.publish()
     writer_view = stores.snapshot()
-    with bootstrap.vector_index(stores.settings, mode="reader") as reader:
+    with bootstrap.Services(stores.settings).vector_reader() as reader:
         assert reader.release == release
         assert snapshot(reader) == writer_view
         hits = ContextRetriever(reader, embedder).retrieve("How do I tune the HNSW search beam ef?", 3)
