@@ -69,6 +69,22 @@ class PoolSizes:
     link_timeout: float = 120.0
 
 
+#: the kind of an `exports:` entry no importer recognises (or that does not exist)
+UNKNOWN_EXPORT = "unknown"
+
+
+def _unknown_export_message(path: str) -> str:
+    if not Path(path).exists():
+        return (
+            f"export {path} does not exist: check the path (relative paths are relative to the "
+            "repository root)"
+        )
+    from llm_engineering.application.crawlers.dispatcher import EXPORT_IMPORTERS
+
+    kinds = ", ".join(sorted(EXPORT_IMPORTERS))
+    return f"{path} is not a data export any importer reads ({kinds}): pass the export's zip or folder"
+
+
 def unique_targets(links: Iterable[str], exports: Iterable[tuple[str, str | None]] = ()) -> list[CrawlTarget]:
     """Links in order, canonical, without repeats: `HTTP://Host/a/`, `http://host/a#top` and
     `http://host:80/a?utm_source=x` are one link, crawled once."""
@@ -83,7 +99,7 @@ def unique_targets(links: Iterable[str], exports: Iterable[tuple[str, str | None
     for path, kind in exports:
         if path not in seen:
             seen.add(path)
-            targets.append(CrawlTarget(path, export_kind=kind or "unknown"))
+            targets.append(CrawlTarget(path, export_kind=kind or UNKNOWN_EXPORT))
     return targets
 
 
@@ -137,6 +153,8 @@ def crawl(
 
 
 def _crawler_for(dispatcher: CrawlerDispatcher, target: CrawlTarget) -> BaseCrawler:
+    if target.export_kind == UNKNOWN_EXPORT:
+        raise CrawlError(ErrorKind.BAD_EXPORT, _unknown_export_message(target.link))
     if target.export_kind:
         return dispatcher.importer_for(target.export_kind)
     return dispatcher.crawler_for(target.link)

@@ -193,3 +193,19 @@ def test_bad_links_get_a_one_line_error_naming_them(link: str, kind: ErrorKind) 
     assert caught.value.kind is kind
     assert "\n" not in str(caught.value)
     assert link.strip() in str(caught.value) or not link
+
+
+def test_a_missing_or_unreadable_export_is_one_clear_failure(env, tmp_path: Path) -> None:
+    repository, user, dispatcher, _ = env
+    missing = str(tmp_path / "no-such-export.zip")
+    not_an_export = tmp_path / "notes.txt"
+    not_an_export.write_text("just notes")
+    targets = unique_targets(["https://echo.test/a"], [(missing, None), (str(not_an_export), None)])
+    report = crawl(targets, user, dispatcher, repository, PoolSizes(2, 1, 10), show_progress=False)
+    assert [s.link for s in report.succeeded] == ["https://echo.test/a"]
+    failures = {f.link: f for f in report.failed}
+    assert failures[missing].kind is ErrorKind.BAD_EXPORT
+    assert failures[missing].message.startswith(f"export {missing} does not exist: check the path")
+    assert "is not a data export any importer reads (linkedin_export, medium_export)" in (
+        failures[str(not_an_export)].message
+    )
