@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm_engineering.domain.exceptions import LLMTwinException
+from llm_engineering.domain.exceptions import LLMTwinException, PromptTooLong
+
+__all__ = ["PromptTooLong"]  # one class for "does not fit the window", wherever it is found
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "cancelled"]
@@ -57,7 +59,3 @@ class CompletionDelta(BaseModel):
 
 class LLMError(LLMTwinException):
     """The LLM cannot answer: not provisioned, unreachable, or the request does not fit it."""
-
-
-class PromptTooLong(LLMError):
-    """The prompt plus `max_tokens` exceeds the model's context window (a client error)."""

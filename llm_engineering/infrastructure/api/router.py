@@ -17,7 +17,6 @@ from llm_engineering.domain.exceptions import (
     ServiceNotReady,
 )
 from llm_engineering.domain.llm import LLMError
-from llm_engineering.domain.llm import PromptTooLong as LLMPromptTooLong
 from llm_engineering.infrastructure.api.protocol import (
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -119,10 +118,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidRequest)
     async def _bad(_: Request, exc: InvalidRequest) -> JSONResponse:
         return _error(400, str(exc), "invalid_request_error", exc.param)
-
-    @app.exception_handler(LLMPromptTooLong)
-    async def _llm_too_long(_: Request, exc: LLMPromptTooLong) -> JSONResponse:
-        return _error(400, str(exc), "invalid_request_error", "messages", "context_length_exceeded")
 
     @app.exception_handler(LLMError)
     async def _llm(_: Request, exc: LLMError) -> JSONResponse:

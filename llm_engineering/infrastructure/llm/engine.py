@@ -312,7 +312,9 @@ class BatchEngine:
         if len(request.prompt_ids) + request.max_new_tokens > self.decoder.max_seq_len:
             raise PromptTooLong(
                 f"prompt ({len(request.prompt_ids)} tokens) + max_tokens ({request.max_new_tokens}) exceeds "
-                f"the model's {self.decoder.max_seq_len}-token window: shorten the prompt or lower max_tokens"
+                f"the model's {self.decoder.max_seq_len}-token window: "
+                "shorten the prompt or lower max_tokens",
+                param="messages",
             )
         if request.temperature > 0.0:
             import torch
