@@ -68,21 +68,46 @@ def chat(question: str) -> list[ChatMessage]:
     return [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=question)]
 
 
-def bare_generate(llm: LocalLLM, model: Any, questions: list[str], new_tokens: int) -> dict[str, Any]:
-    """Plain `model.generate`, greedy, batch 1, one prompt after another."""
-    import torch
+def bare_generate(model_dir: Path, prompts: list[list[int]], new_tokens: int) -> dict[str, Any]:
+    """Plain `model.generate` (float32, greedy, batch 1, every core) over these prompt ids, in a
+    fresh process: nothing else of ours runs there, so the baseline gets the machine as a user of
+    bare transformers would (in this process our decode thread's OpenMP pool would slow it)."""
+    import subprocess
 
-    tokens, seconds, texts = 0, 0.0, []
-    for question in questions:
-        ids = torch.tensor([llm.encode_chat(chat(question))])
-        with torch.inference_mode():
+    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
+        job = Path(tmp) / "job.json"
+        job.write_text(
+            json.dumps({"model_dir": str(model_dir), "prompts": prompts, "new_tokens": new_tokens})
+        )
+        done = subprocess.run(
+            [sys.executable, __file__, "--bare-generate-job", str(job)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"the bare generate baseline failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bare_generate_job(path: Path) -> None:
+    """The baseline's own process: load the model, warm up, time `model.generate`, print JSON."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    job = json.loads(path.read_text())
+    model = AutoModelForCausalLM.from_pretrained(job["model_dir"], dtype=torch.float32).eval()
+    tokens, seconds, outputs = 0, 0.0, []
+    with torch.inference_mode():
+        model.generate(torch.tensor([job["prompts"][0]]), max_new_tokens=4, do_sample=False)  # warm-up
+        for ids in job["prompts"]:
             start = time.perf_counter()
-            out = model.generate(ids, max_new_tokens=new_tokens, do_sample=False)
+            out = model.generate(torch.tensor([ids]), max_new_tokens=job["new_tokens"], do_sample=False)
             seconds += time.perf_counter() - start
-        new = out[0, ids.shape[1] :]
-        tokens += int(new.shape[0])
-        texts.append(llm._tokenizer.decode(new, skip_special_tokens=True))
-    return {"tokens_per_s": tokens / seconds, "tokens": tokens, "texts": texts}
+            new = out[0, len(ids) :].tolist()
+            tokens += len(new)
+            outputs.append(new)
+    print(json.dumps({"tokens_per_s": tokens / seconds, "tokens": tokens, "outputs": outputs}))
 
 
 def one_client(llm: LocalLLM, questions: list[str], new_tokens: int) -> dict[str, Any]:
@@ -124,33 +149,32 @@ def concurrent_clients(llm: LocalLLM, questions: list[str], new_tokens: int, cli
 
 
 def decode_and_batch(settings: Settings, new_tokens: int, clients: int) -> dict[str, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM
-
     config = LocalLLMConfig.from_settings(settings)
     llm = LocalLLM(replace(config, max_batch=max(clients, config.max_batch)))
     llm.warm_up()
     model_dir, name = llm._resolve()
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     questions = QUESTIONS[:4]
+    prompts = [llm.encode_chat(chat(q)) for q in questions]
     logger.info("Benchmarking {} on {} prompts, {} new tokens", name, len(questions), new_tokens)
     one_client(llm, questions[:1], 4)  # warm-up: first-call costs out of the way
-    bare_generate(llm, model, questions[:1], 4)
-    before = bare_generate(llm, model, questions, new_tokens)
+    before = bare_generate(model_dir, prompts, new_tokens)
     ours = one_client(llm, questions, new_tokens)
-    after = bare_generate(llm, model, questions, new_tokens)
+    after = bare_generate(model_dir, prompts, new_tokens)
     baseline = (before["tokens_per_s"] + after["tokens_per_s"]) / 2
+    bare_texts = [llm._tokenizer.decode(ids, skip_special_tokens=True) for ids in before["outputs"]]
+    identical = sum(ours_text == bare for ours_text, bare in zip(ours["texts"], bare_texts, strict=True))
     batch = concurrent_clients(llm, QUESTIONS, new_tokens, clients)
+    threads = llm._engine.threads_in_use if llm._engine else 0
     llm.close()
     return {
         "model": name,
         "new_tokens": new_tokens,
-        "torch_threads": torch.get_num_threads(),
+        "decode_threads": threads,
         "generate_tokens_per_s": round(baseline, 2),
         "generate_before_after": [round(before["tokens_per_s"], 2), round(after["tokens_per_s"], 2)],
         "decode_tokens_per_s": round(ours["tokens_per_s"], 2),
         "decode_ratio": round(ours["tokens_per_s"] / baseline, 2),
-        "greedy_equal": ours["texts"] == before["texts"],
+        "greedy_identical": f"{identical}/{len(questions)}",
         "clients": clients,
         "batch_tokens_per_s": round(batch["tokens_per_s"], 2),
         "batch_ratio": round(batch["tokens_per_s"] / ours["tokens_per_s"], 2),
@@ -300,6 +324,51 @@ def api_stream(url: str, question: str, new_tokens: int) -> dict[str, float]:
     return {"ttft": ttft if ttft is not None else seconds, "tokens": tokens, "seconds": seconds}
 
 
+def api_clients(url: str, questions: list[str], new_tokens: int, *, together: bool) -> dict[str, Any]:
+    """Stream `questions` from a separate client process, like real clients: one after another
+    or (`together`) all at once, one thread each. Its JSON: per-request results and wall time.
+    (In this process the clients' Python would compete with the server's for the GIL.)"""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp:
+        job = Path(tmp) / "job.json"
+        spec = {"url": url, "questions": questions, "new_tokens": new_tokens, "together": together}
+        job.write_text(json.dumps(spec))
+        done = subprocess.run(
+            [sys.executable, __file__, "--client-job", str(job)], capture_output=True, text=True, check=False
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"the API clients failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def client_job(path: Path) -> None:
+    """The clients' own process: see `api_clients`."""
+    job = json.loads(path.read_text())
+    url, questions, new_tokens = job["url"], job["questions"], job["new_tokens"]
+    if not job["together"]:
+        start = time.perf_counter()
+        results = [api_stream(url, q, new_tokens) for q in questions]
+        wall = time.perf_counter() - start
+    else:
+        results = [{} for _ in questions]
+        barrier = threading.Barrier(len(questions) + 1)
+
+        def client(i: int) -> None:
+            barrier.wait()
+            results[i] = api_stream(url, questions[i], new_tokens)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(questions))]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+    print(json.dumps({"results": results, "wall": wall}))
+
+
 def prepared_prompts(
     runtime: Any, questions: list[str], new_tokens: int
 ) -> tuple[list[list[int]], list[float]]:
@@ -315,20 +384,6 @@ def prepared_prompts(
     return prompts, overheads
 
 
-def generate_on(model: Any, prompts: list[list[int]], new_tokens: int) -> float:
-    """Bare `model.generate` tokens/s over these prompt ids, greedy, batch 1."""
-    import torch
-
-    tokens, seconds = 0, 0.0
-    for ids in prompts:
-        with torch.inference_mode():
-            start = time.perf_counter()
-            out = model.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False)
-            seconds += time.perf_counter() - start
-        tokens += int(out.shape[1]) - len(ids)
-    return tokens / seconds
-
-
 def percentile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
@@ -338,7 +393,6 @@ def percentile(values: list[float], q: float) -> float:
 def through_api(
     settings: Settings,
     llm: LocalLLM,
-    model: Any,
     questions: list[str],
     new_tokens: int,
     clients: int,
@@ -353,25 +407,14 @@ def through_api(
     with serve(settings, llm, embedder, clients) as (url, runtime):
         prompts, overheads = prepared_prompts(runtime, questions, new_tokens)
         api_stream(url, questions[0], 4)  # warm-up
-        before = generate_on(model, prompts, new_tokens)
-        single = [api_stream(url, q, new_tokens) for q in questions]
-        after = generate_on(model, prompts, new_tokens)
+        model_dir = llm._resolve()[0]
+        before = bare_generate(model_dir, prompts, new_tokens)["tokens_per_s"]
+        single = api_clients(url, questions, new_tokens, together=False)["results"]
+        after = bare_generate(model_dir, prompts, new_tokens)["tokens_per_s"]
         one_tps = sum(r["tokens"] for r in single) / sum(r["seconds"] for r in single)
-        results: list[dict[str, float]] = [{} for _ in range(clients)]
-        barrier = threading.Barrier(clients + 1)
-
-        def client(i: int) -> None:
-            barrier.wait()
-            results[i] = api_stream(url, questions[i % len(questions)], new_tokens)
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        for t in threads:
-            t.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - start
+        burst_questions = [questions[i % len(questions)] for i in range(clients)]
+        burst = api_clients(url, burst_questions, new_tokens, together=True)
+        results, wall = burst["results"], burst["wall"]
         many_tps = sum(r["tokens"] for r in results) / wall
         _, more_overheads = prepared_prompts(runtime, questions, new_tokens)
     baseline = (before + after) / 2
@@ -394,16 +437,12 @@ def through_api(
 
 
 def api_figures(settings: Settings, new_tokens: int, clients: int, questions: list[str]) -> dict[str, Any]:
-    """Loads the LLM the service serves and the plain transformers model; runs `through_api`."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
+    """Loads the LLM the service serves; runs `through_api`."""
     config = LocalLLMConfig.from_settings(settings)
     llm = LocalLLM(replace(config, max_batch=max(clients, config.max_batch)))
     llm.warm_up()
-    model = AutoModelForCausalLM.from_pretrained(llm._resolve()[0], dtype=torch.float32).eval()
     try:
-        return through_api(settings, llm, model, questions, new_tokens, clients, corpus_articles(12))
+        return through_api(settings, llm, questions, new_tokens, clients, corpus_articles(12))
     finally:
         llm.close()
 
@@ -415,13 +454,24 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke test: 8 tokens, 2 prompts, 2 clients")
     parser.add_argument("--no-engine", action="store_true", help="skip the in-process engine figures")
     parser.add_argument("--no-api", action="store_true", help="skip the through-the-API figures")
+    parser.add_argument("--bare-generate-job", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--client-job", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_generate_job:
+        bare_generate_job(args.bare_generate_job)
+        return
+    if args.client_job:
+        client_job(args.client_job)
+        return
+    from llm_engineering.infrastructure.compute import single_threaded_torch
+
+    single_threaded_torch()  # this thread only loads and embeds: the decode loop owns the cores
     logger.remove()
     logger.add(sys.stderr, level="INFO")
     new_tokens, clients = (8, 2) if args.quick else (args.new_tokens, args.clients)
     questions = QUESTIONS[:2] if args.quick else QUESTIONS[:4]
     base = Settings(LLM_BACKEND="local")
-    result: dict[str, Any] = {"llm_dtype": base.LLM_DTYPE}
+    result: dict[str, Any] = {"llm_dtype": LocalLLMConfig.from_settings(base).resolved_dtype("cpu")}
     if not args.no_engine:
         result.update(decode_and_batch(base, new_tokens, clients))
     if not args.no_api:

@@ -140,10 +140,11 @@ class Settings(BaseSettings):
     MODEL_CACHE_DIR: Path | None = None
     #: local: "auto" (CUDA when present, else CPU), "cpu" or "cuda".
     LLM_DEVICE: str = "auto"
-    #: local: "float32", "bfloat16" (weights and KV cache) or "int8" (int8 weights for every
-    #: projection and the lm_head, dynamic int8 matmuls, the rest fp32; CPU only; fastest).
-    LLM_DTYPE: Literal["float32", "bfloat16", "int8"] = "float32"
-    #: local: intra-op threads of the decode loop; 0 means half the CPU cores (at least 1).
+    #: local: "auto" (int8 on a CPU, bfloat16 on a GPU), "float32", "bfloat16" (weights and KV
+    #: cache) or "int8" (int8 weights for every projection and the lm_head, dynamic int8
+    #: matmuls, the rest fp32; CPU only; fastest).
+    LLM_DTYPE: Literal["auto", "float32", "bfloat16", "int8"] = "auto"
+    #: local: intra-op threads of the decode loop; 0 means every core the process may use.
     LLM_NUM_THREADS: int = Field(0, ge=0)
     #: local: requests decoded together in one batch; more wait in a queue.
     LLM_MAX_BATCH: int = Field(8, ge=1, le=64)

@@ -24,9 +24,7 @@ def load_bench() -> ModuleType:
 
 
 def test_through_api_reports_every_figure(tmp_path: Path) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM
-
+    """Clients and the bare-generate baseline run in their own processes, as in the real bench."""
     from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig
     from llm_engineering.settings import Settings
 
@@ -40,11 +38,8 @@ def test_through_api_reports_every_figure(tmp_path: Path) -> None:
     )
     llm.warm_up()
     engine = llm._engine  # the service closes the LLM when it stops
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     try:
-        report = bench.through_api(
-            settings, llm, model, bench.QUESTIONS[:2], 24, 2, bench.FALLBACK_ARTICLES[:2]
-        )
+        report = bench.through_api(settings, llm, bench.QUESTIONS[:2], 24, 2, bench.FALLBACK_ARTICLES[:2])
     finally:
         llm.close()
 

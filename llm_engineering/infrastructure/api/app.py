@@ -19,6 +19,7 @@ from llm_engineering.infrastructure.api.config import InferenceConfig
 from llm_engineering.infrastructure.api.router import STATIC_DIR, install_error_handlers, protected, router
 from llm_engineering.infrastructure.api.runtime import TwinRuntime, build_runtime
 from llm_engineering.infrastructure.api.serving import ServiceState, TwinServing
+from llm_engineering.infrastructure.compute import single_threaded_executor
 from llm_engineering.settings import Settings
 
 
@@ -100,6 +101,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.LLM_BACKEND == "local":  # the decode loop owns the cores (see infrastructure.compute)
+            asyncio.get_running_loop().set_default_executor(single_threaded_executor(name="twin-worker"))
         loading = asyncio.create_task(asyncio.to_thread(load))
         try:
             yield

@@ -134,6 +134,28 @@ def test_a_failed_start_says_why_on_health(corpus: tuple[Corpus, dict], serve: C
     assert health.json() == {"status": "failed", "detail": "ConfigError: no model here: fix LLM_BACKEND"}
 
 
+def test_worker_threads_leave_the_cores_to_the_decode_loop(
+    corpus: tuple[Corpus, dict], serve: Callable[..., Server]
+) -> None:
+    """The runtime loads (and RAG runs) in the app's worker threads, with one torch thread each:
+    a second multi-threaded OpenMP pool in the process would halve the decode loop's speed."""
+    import torch
+
+    store, _ = corpus
+    seen: list[int] = []
+
+    def probe() -> Any:
+        seen.append(torch.get_num_threads())
+        raise ConfigError("probe only")
+
+    assert store.settings.LLM_BACKEND == "local"
+    server = serve(create_app(store.settings, InferenceConfig(), runtime_factory=probe))
+    for _ in range(100):
+        if server.get("/health").json()["status"] != "loading":
+            break
+    assert seen == [1]
+
+
 BIG = "word " * 6000  # ~30 kB: under the body limit, over the model's window
 
 

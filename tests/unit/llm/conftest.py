@@ -82,7 +82,10 @@ def tiny_hf(tiny_model_dir: Path) -> tuple[Any, Any]:
 def local_llm(tiny_model_dir: Path) -> Iterator[Any]:
     from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig
 
-    llm = LocalLLM(LocalLLMConfig(model_path=tiny_model_dir, device="cpu", max_batch=4, max_seq_len=256))
+    config = LocalLLMConfig(
+        model_path=tiny_model_dir, device="cpu", dtype="float32", max_batch=4, max_seq_len=256
+    )
+    llm = LocalLLM(config)  # float32: its greedy answers must equal model.generate's
     llm.warm_up()
     yield llm
     llm.close()

@@ -105,11 +105,34 @@ def test_auto_threads_and_bad_values(tiny_model_dir: Path) -> None:
     from llm_engineering.infrastructure.llm.local import LocalLLMConfig
 
     config = LocalLLMConfig(model_path=tiny_model_dir)
-    assert config.decode_threads() == max(
-        1, min(__import__("torch").get_num_threads(), (os.cpu_count() or 2) // 2)
-    )
+    assert config.decode_threads() == len(os.sched_getaffinity(0))  # the decode loop owns the cores
     assert replace(config, threads=3).decode_threads() == 3
     with pytest.raises(ValueError, match="LLM_NUM_THREADS"):
         replace(config, threads=-1)
     with pytest.raises(ValueError, match="LLM_DTYPE"):
         replace(config, dtype="int4")  # type: ignore[arg-type]
+
+
+def test_auto_dtype_is_int8_on_cpu_and_bfloat16_on_a_gpu(tiny_model_dir: Path) -> None:
+    from llm_engineering.infrastructure.llm.local import LocalLLMConfig
+    from llm_engineering.settings import Settings
+
+    config = LocalLLMConfig(model_path=tiny_model_dir)
+    assert config.dtype == "auto" and Settings(_env_file=None).LLM_DTYPE == "auto"
+    assert config.resolved_dtype("cpu") == "int8"
+    assert config.resolved_dtype("cuda") == "bfloat16"
+    assert replace(config, dtype="int8").resolved_dtype("cuda") == "bfloat16"  # int8 kernels are CPU ones
+    assert replace(config, dtype="float32").resolved_dtype("cpu") == "float32"
+
+
+def test_auto_dtype_loads_int8_on_cpu(tiny_model_dir: Path) -> None:
+    from llm_engineering.domain.llm import ChatMessage, GenerationParams
+    from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig
+
+    llm = LocalLLM(LocalLLMConfig(model_path=tiny_model_dir, device="cpu", max_seq_len=128, threads=1))
+    try:
+        answer = llm.complete([ChatMessage(role="user", content="hi")], GenerationParams(max_tokens=3))
+        assert llm.dtype == "int8" and llm._engine is not None and llm._engine.decoder.quantize == "int8"
+        assert answer.usage.completion_tokens >= 1
+    finally:
+        llm.close()
