@@ -2,20 +2,22 @@
 
 Baselines are measured in the same run, on the same prompts and model (the LLM the service
 serves without a registry: LLM_MODEL_PATH or SmolLM2-135M-Instruct), greedy:
-(a) bare `model.generate`, batch 1, tokens/s;
-(b) our engine (`LocalLLM.stream`), one request at a time: `decode_ratio` = b/a. Greedy outputs
-    must be identical (`greedy_equal`). (a) is measured before and after (b), and averaged,
-    because this shared machine's pace drifts between minutes;
+(a) bare `model.generate` (float32, every core, batch 1), tokens/s, in a process of its own so
+    that nothing of ours shares the CPU's OpenMP pools with it; measured before and after (b) and
+    averaged, because a shared machine's pace drifts between minutes;
+(b) our engine (`LocalLLM.stream`, LLM_DTYPE as configured), one request at a time:
+    `decode_ratio` = b/a; `greedy_identical` counts answers equal to (a)'s (all of them in
+    float32; int8 answers differ);
 (c) 8 concurrent streams through the same engine (continuous batching), aggregate tokens/s:
     `batch_ratio` = c/b.
 
 Through the API (`--api`, on by default): the real service (create_app + uvicorn on a free port)
 over a small real store in a temp DATA_DIR (a few handbook articles when
 ../shared/datasets/handbook-articles exists, else built-in ones), the official `openai` SDK as the
-client, RAG on:
+client, in a client process of its own (as real clients are), RAG on:
 (d) `ratio`: tokens/s streamed through /v1/chat/completions by one client (wall time from request
-    to last chunk: RAG, prefill, decode, HTTP) against bare `model.generate` (default threads) on
-    the very same RAG-augmented prompts, measured before and after;
+    to last chunk: RAG, prefill, decode, HTTP) against bare `model.generate` on the very same
+    RAG-augmented prompts, measured before and after;
 (e) `ttft_p50_ms` / `ttft_p95_ms`: request to first content chunk, RAG included;
 (f) `concurrency_ratio`: aggregate tokens/s with `--clients` concurrent API clients vs one;
 (g) `rag_overhead_p95_ms`: self-query + expansion + retrieval + rerank + prompt (the answerer's
