@@ -10,7 +10,9 @@ run torch single-threaded: `single_threaded_torch` is their executor's initializ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 
 def single_threaded_torch() -> None:
@@ -25,3 +27,17 @@ def single_threaded_executor(max_workers: int | None = None, name: str = "worker
     return ThreadPoolExecutor(
         max_workers=max_workers, thread_name_prefix=name, initializer=single_threaded_torch
     )
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run a block with `count` intra-op torch threads in this thread, then restore its setting:
+    loading a model single-threaded keeps the caller's thread from starting an OpenMP pool."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

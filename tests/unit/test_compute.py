@@ -17,3 +17,22 @@ def test_executor_threads_run_torch_single_threaded_and_leave_the_caller_alone()
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_torch_threads_restores_the_callers_setting_even_on_error() -> None:
+    from llm_engineering.infrastructure.compute import torch_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        try:
+            with torch_threads(1):
+                raise RuntimeError("boom")
+        except RuntimeError:
+            pass
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

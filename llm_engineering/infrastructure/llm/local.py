@@ -159,6 +159,7 @@ class LocalLLM:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
+            from llm_engineering.infrastructure.compute import torch_threads
             from llm_engineering.infrastructure.llm.engine import BatchEngine, LlamaDecoder
 
             model_dir, name = self._resolve()
@@ -172,7 +173,8 @@ class LocalLLM:
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
             if not tokenizer.chat_template:
                 raise LLMError(f"the model at {model_dir} has no chat template: use an instruct/chat model")
-            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+            with torch_threads(1):  # no OpenMP pool in the caller's thread: the decode loop owns the cores
+                model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
             eos: set[int] = set()
             try:
                 generation = GenerationConfig.from_pretrained(model_dir)
@@ -184,9 +186,10 @@ class LocalLLM:
             self._eos_ids = frozenset(eos)
             self._tokenizer = tokenizer
             seq_len = min(self.context_window, self.config.max_seq_len)
-            decoder = LlamaDecoder(
-                model, max_batch=self.config.max_batch, max_seq_len=seq_len, quantize=quantize
-            )
+            with torch_threads(1):
+                decoder = LlamaDecoder(
+                    model, max_batch=self.config.max_batch, max_seq_len=seq_len, quantize=quantize
+                )
             self._engine = BatchEngine(decoder, threads=self.config.decode_threads())
             self.dtype = dtype_name
 
