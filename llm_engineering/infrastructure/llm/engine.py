@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import queue
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -159,7 +160,11 @@ class LlamaDecoder:
         w = weight.float()
         scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-8).double()
         zero = torch.zeros(w.shape[0], dtype=torch.long)
-        qweight = torch.quantize_per_channel(w, scale, zero, 0, torch.qint8)
+        with warnings.catch_warnings():
+            # torch 2.13 deprecates quantized tensors (pytorch#184982) but still ships their
+            # fbgemm kernels, the fastest int8 GEMM on CPU here; test_int8.py notices a removal
+            warnings.filterwarnings("ignore", message="torch.quantize_per_tensor", category=UserWarning)
+            qweight = torch.quantize_per_channel(w, scale, zero, 0, torch.qint8)
         return torch.ops.quantized.linear_prepack(qweight, None if bias is None else bias.float())
 
     def linear(self, x: torch.Tensor, weight: Any) -> torch.Tensor:

@@ -13,31 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from llm_engineering.domain.llm import ChatMessage, Completion, CompletionDelta, GenerationParams, TokenUsage
-
-CHATML = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-
-def build_tokenizer(corpus: Sequence[str]) -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=["<unk>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", bos_token="<|im_start|>", eos_token="<|im_end|>"
-    )
-    fast.chat_template = CHATML
-    return fast
+from tests.support.tiny_llama import chatml_tokenizer, tiny_llama_config
 
 
 class TinyLlama:
@@ -45,19 +21,16 @@ class TinyLlama:
 
     def __init__(self, corpus: Sequence[str], *, context_window: int = 4096, seed: int = 0) -> None:
         import torch
-        from transformers import LlamaConfig, LlamaForCausalLM
+        from transformers import LlamaForCausalLM
 
         torch.manual_seed(seed)
-        self.tokenizer = build_tokenizer(corpus)
-        config = LlamaConfig(
-            vocab_size=len(self.tokenizer),
+        self.tokenizer = chatml_tokenizer(corpus, vocab_size=600)
+        config = tiny_llama_config(
+            self.tokenizer,
             hidden_size=64,
             intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
             max_position_embeddings=context_window,
-            eos_token_id=self.tokenizer.eos_token_id,
+            tie_word_embeddings=False,
         )
         self.model = LlamaForCausalLM(config).eval()
         self.model_name = "tiny-llama-test"

@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] "
-    "+ '<|im_end|>' + '\n' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+from tests.support.tiny_llama import save_tiny_llama
+
 TOPICS = [
     *["LoRA adapters", "vector databases", "feature stores", "DPO training", "RAG pipelines", "tokenizers"],
     *["embeddings", "quantisation", "chunking", "rerankers", "prompt templates", "model registries"],
@@ -56,48 +53,8 @@ def split() -> tuple[list[Sample], list[Sample]]:
 
 
 def build_tiny_llama(folder: Path) -> Path:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     train, test = split()
-    corpus = [s.instruction + " " + s.answer for s in train + test]
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(
-        corpus * 4,
-        trainers.BpeTrainer(
-            vocab_size=600,
-            special_tokens=["<unk>", "<|im_start|>", "<|im_end|>", "<pad>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="<unk>",
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-        pad_token="<pad>",
-    )
-    tokenizer.chat_template = CHATML
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, [s.instruction + " " + s.answer for s in train + test] * 4, vocab_size=600)
 
 
 def train_copy(source: Path, target: Path, samples: list[Sample], steps: int = 20) -> Path:
