@@ -76,6 +76,10 @@ BASE_ARGUMENTS: tuple[str, ...] = (
     "--no-first-run",
     "--no-default-browser-check",
     "--window-size=1280,1024",
+    # Chromium 156 (Debian 12) fetches components despite --disable-component-update: point the
+    # updater at a closed port. (It also preconnects to its default search engine's start page,
+    # start.duckduckgo.com; nothing tried here stops that.)
+    f"--component-updater=url-source={_NOWHERE}",
     # What the switches above leave on (sign-in cookie checks, GCM check-in, search-engine
     # preconnects) talks to these base URLs: point them at a closed local port (discard).
     *(
