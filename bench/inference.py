@@ -38,11 +38,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -52,6 +52,8 @@ from loguru import logger  # noqa: E402
 from llm_engineering.domain.llm import ChatMessage, GenerationParams  # noqa: E402
 from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig  # noqa: E402
 from llm_engineering.settings import Settings  # noqa: E402
+
+T = TypeVar("T")
 
 SYSTEM = "You are a helpful writing twin. Answer in a few sentences."
 QUESTIONS = [
@@ -74,21 +76,24 @@ def bare_generate(model_dir: Path, prompts: list[list[int]], new_tokens: int) ->
     """Plain `model.generate` (float32, greedy, batch 1, every core) over these prompt ids, in a
     fresh process: nothing else of ours runs there, so the baseline gets the machine as a user of
     bare transformers would (in this process our decode thread's OpenMP pool would slow it)."""
+    spec = {"model_dir": str(model_dir), "prompts": prompts, "new_tokens": new_tokens}
+    return run_job("--bare-generate-job", spec, "the bare generate baseline")
+
+
+def run_job(flag: str, spec: dict[str, Any], what: str) -> dict[str, Any]:
+    """Run this script with `flag` on `spec` (a JSON file) in a fresh process; its last stdout
+    line, parsed. Baselines and clients run this way so they share no thread pools or GIL with
+    the engine under test."""
     import subprocess
 
-    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-job-") as tmp:
         job = Path(tmp) / "job.json"
-        job.write_text(
-            json.dumps({"model_dir": str(model_dir), "prompts": prompts, "new_tokens": new_tokens})
-        )
+        job.write_text(json.dumps(spec))
         done = subprocess.run(
-            [sys.executable, __file__, "--bare-generate-job", str(job)],
-            capture_output=True,
-            text=True,
-            check=False,
+            [sys.executable, __file__, flag, str(job)], capture_output=True, text=True, check=False
         )
     if done.returncode != 0:
-        raise RuntimeError(f"the bare generate baseline failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(f"{what} failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -127,26 +132,36 @@ def one_client(llm: LocalLLM, questions: list[str], new_tokens: int) -> dict[str
     return {"tokens_per_s": tokens / seconds, "tokens": tokens, "texts": texts}
 
 
-def concurrent_clients(llm: LocalLLM, questions: list[str], new_tokens: int, clients: int) -> dict[str, Any]:
-    """`clients` streams at once (one thread each), aggregate tokens/s over the wall time."""
-    counts = [0] * clients
-    barrier = threading.Barrier(clients + 1)
+def run_together(count: int, work: Callable[[int], T]) -> tuple[list[T], float]:
+    """`work(0..count-1)` on one thread each, released at once; results and the wall seconds."""
+    results: list[Any] = [None] * count
+    barrier = threading.Barrier(count + 1)
 
-    def client(i: int) -> None:
+    def run(i: int) -> None:
         barrier.wait()
-        question = questions[i % len(questions)]
-        for delta in llm.stream(chat(question), GenerationParams(max_tokens=new_tokens)):
-            if delta.usage:
-                counts[i] = delta.usage.completion_tokens
+        results[i] = work(i)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for t in threads:
         t.start()
     barrier.wait()
     start = time.perf_counter()
     for t in threads:
         t.join()
-    seconds = time.perf_counter() - start
+    return results, time.perf_counter() - start
+
+
+def concurrent_clients(llm: LocalLLM, questions: list[str], new_tokens: int, clients: int) -> dict[str, Any]:
+    """`clients` streams at once (one thread each), aggregate tokens/s over the wall time."""
+
+    def client(i: int) -> int:
+        tokens = 0
+        for delta in llm.stream(chat(questions[i % len(questions)]), GenerationParams(max_tokens=new_tokens)):
+            if delta.usage:
+                tokens = delta.usage.completion_tokens
+        return tokens
+
+    counts, seconds = run_together(clients, client)
     return {"tokens_per_s": sum(counts) / seconds, "tokens": sum(counts), "seconds": seconds}
 
 
@@ -169,6 +184,7 @@ def decode_and_batch(settings: Settings, new_tokens: int, clients: int) -> dict[
     threads = llm._engine.threads_in_use if llm._engine else 0
     llm.close()
     return {
+        "llm_dtype": llm.dtype,
         "model": name,
         "new_tokens": new_tokens,
         "decode_threads": threads,
@@ -330,18 +346,8 @@ def api_clients(url: str, questions: list[str], new_tokens: int, *, together: bo
     """Stream `questions` from a separate client process, like real clients: one after another
     or (`together`) all at once, one thread each. Its JSON: per-request results and wall time.
     (In this process the clients' Python would compete with the server's for the GIL.)"""
-    import subprocess
-
-    with tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp:
-        job = Path(tmp) / "job.json"
-        spec = {"url": url, "questions": questions, "new_tokens": new_tokens, "together": together}
-        job.write_text(json.dumps(spec))
-        done = subprocess.run(
-            [sys.executable, __file__, "--client-job", str(job)], capture_output=True, text=True, check=False
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"the API clients failed: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    spec = {"url": url, "questions": questions, "new_tokens": new_tokens, "together": together}
+    return run_job("--client-job", spec, "the API clients")
 
 
 def client_job(path: Path) -> None:
@@ -353,21 +359,7 @@ def client_job(path: Path) -> None:
         results = [api_stream(url, q, new_tokens) for q in questions]
         wall = time.perf_counter() - start
     else:
-        results = [{} for _ in questions]
-        barrier = threading.Barrier(len(questions) + 1)
-
-        def client(i: int) -> None:
-            barrier.wait()
-            results[i] = api_stream(url, questions[i], new_tokens)
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(questions))]
-        for t in threads:
-            t.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - start
+        results, wall = run_together(len(questions), lambda i: api_stream(url, questions[i], new_tokens))
     print(json.dumps({"results": results, "wall": wall}))
 
 
@@ -444,7 +436,9 @@ def api_figures(settings: Settings, new_tokens: int, clients: int, questions: li
     llm = LocalLLM(replace(config, max_batch=max(clients, config.max_batch)))
     llm.warm_up()
     try:
-        return through_api(settings, llm, questions, new_tokens, clients, corpus_articles(12))
+        return {"llm_dtype": llm.dtype} | through_api(
+            settings, llm, questions, new_tokens, clients, corpus_articles(12)
+        )
     finally:
         llm.close()
 
@@ -473,7 +467,7 @@ def main() -> None:
     new_tokens, clients = (8, 2) if args.quick else (args.new_tokens, args.clients)
     questions = QUESTIONS[:2] if args.quick else QUESTIONS[:4]
     base = Settings(LLM_BACKEND="local")
-    result: dict[str, Any] = {"llm_dtype": LocalLLMConfig.from_settings(base).resolved_dtype("cpu")}
+    result: dict[str, Any] = {}
     if not args.no_engine:
         result.update(decode_and_batch(base, new_tokens, clients))
     if not args.no_api:

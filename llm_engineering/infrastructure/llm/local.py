@@ -173,8 +173,13 @@ class LocalLLM:
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
             if not tokenizer.chat_template:
                 raise LLMError(f"the model at {model_dir} has no chat template: use an instruct/chat model")
-            with torch_threads(1):  # no OpenMP pool in the caller's thread: the decode loop owns the cores
+            # single-threaded: no OpenMP pool in the caller's thread, the decode loop owns the cores
+            with torch_threads(1):
                 model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+                seq_len = min(self.context_window, self.config.max_seq_len)
+                decoder = LlamaDecoder(
+                    model, max_batch=self.config.max_batch, max_seq_len=seq_len, quantize=quantize
+                )
             eos: set[int] = set()
             try:
                 generation = GenerationConfig.from_pretrained(model_dir)
@@ -185,11 +190,6 @@ class LocalLLM:
             eos.update(_as_ids(tokenizer.eos_token_id))
             self._eos_ids = frozenset(eos)
             self._tokenizer = tokenizer
-            seq_len = min(self.context_window, self.config.max_seq_len)
-            with torch_threads(1):
-                decoder = LlamaDecoder(
-                    model, max_batch=self.config.max_batch, max_seq_len=seq_len, quantize=quantize
-                )
             self._engine = BatchEngine(decoder, threads=self.config.decode_threads())
             self.dtype = dtype_name
 
