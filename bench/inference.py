@@ -20,6 +20,9 @@ client, in a client process of its own (as real clients are), RAG on:
     RAG-augmented prompts, measured before and after;
 (e) `ttft_p50_ms` / `ttft_p95_ms`: request to first content chunk, RAG included;
 (f) `concurrency_ratio`: aggregate tokens/s with `--clients` concurrent API clients vs one;
+    `burst_prefill_share`: the part of that burst's wall time the engine spent prefilling prompts
+    (one at a time: a prompt's prefill is compute-bound and gains nothing from batching), and
+    `client_cpu_s`: the CPU the client process took meanwhile, from the same cores;
 (g) `rag_overhead_p95_ms`: self-query + expansion + retrieval + rerank + prompt (the answerer's
     StageTimings), before generation.
 
@@ -318,11 +321,14 @@ def serve(settings: Settings, llm: Any, embedder: Any, clients: int) -> Iterator
         thread.join(60)
 
 
-def api_stream(url: str, question: str, new_tokens: int) -> dict[str, float]:
-    """One streamed chat completion through the official SDK: ttft, tokens, seconds."""
+def openai_client(url: str) -> Any:
     from openai import OpenAI
 
-    client = OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600)
+    return OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600)
+
+
+def api_stream(client: Any, question: str, new_tokens: int) -> dict[str, float]:
+    """One streamed chat completion through the official SDK: ttft, tokens, seconds."""
     start = time.perf_counter()
     ttft, tokens = None, 0
     stream = client.chat.completions.create(
@@ -344,23 +350,32 @@ def api_stream(url: str, question: str, new_tokens: int) -> dict[str, float]:
 
 def api_clients(url: str, questions: list[str], new_tokens: int, *, together: bool) -> dict[str, Any]:
     """Stream `questions` from a separate client process, like real clients: one after another
-    or (`together`) all at once, one thread each. Its JSON: per-request results and wall time.
+    or (`together`) all at once, one thread and one SDK client each. Its JSON: per-request
+    results, the wall time and the client process's CPU seconds while it was timed.
     (In this process the clients' Python would compete with the server's for the GIL.)"""
     spec = {"url": url, "questions": questions, "new_tokens": new_tokens, "together": together}
     return run_job("--client-job", spec, "the API clients")
 
 
 def client_job(path: Path) -> None:
-    """The clients' own process: see `api_clients`."""
+    """The clients' own process: see `api_clients`. The SDK is imported and every client built
+    and connected (GET /v1/models) before the clock starts: the clients' own start-up would
+    otherwise take the CPU the server is being timed on."""
     job = json.loads(path.read_text())
     url, questions, new_tokens = job["url"], job["questions"], job["new_tokens"]
+    clients = [openai_client(url) for _ in questions]
+    for client in clients:
+        client.models.list()
+    cpu = time.process_time()
     if not job["together"]:
         start = time.perf_counter()
-        results = [api_stream(url, q, new_tokens) for q in questions]
+        results = [api_stream(clients[0], q, new_tokens) for q in questions]
         wall = time.perf_counter() - start
     else:
-        results, wall = run_together(len(questions), lambda i: api_stream(url, questions[i], new_tokens))
-    print(json.dumps({"results": results, "wall": wall}))
+        results, wall = run_together(
+            len(questions), lambda i: api_stream(clients[i], questions[i], new_tokens)
+        )
+    print(json.dumps({"results": results, "wall": wall, "client_cpu_s": time.process_time() - cpu}))
 
 
 def prepared_prompts(
@@ -400,14 +415,17 @@ def through_api(
     build_store(settings, articles, embedder)
     with serve(settings, llm, embedder, clients) as (url, runtime):
         prompts, overheads = prepared_prompts(runtime, questions, new_tokens)
-        api_stream(url, questions[0], 4)  # warm-up
+        api_stream(openai_client(url), questions[0], 4)  # warm-up
         model_dir = llm._resolve()[0]
         before = bare_generate(model_dir, prompts, new_tokens)["tokens_per_s"]
         single = api_clients(url, questions, new_tokens, together=False)["results"]
         after = bare_generate(model_dir, prompts, new_tokens)["tokens_per_s"]
         one_tps = sum(r["tokens"] for r in single) / sum(r["seconds"] for r in single)
         burst_questions = [questions[i % len(questions)] for i in range(clients)]
+        engine = llm._engine
+        prefill_before = engine.prefill_s if engine else 0.0
         burst = api_clients(url, burst_questions, new_tokens, together=True)
+        burst_prefill_s = (engine.prefill_s if engine else 0.0) - prefill_before
         results, wall = burst["results"], burst["wall"]
         many_tps = sum(r["tokens"] for r in results) / wall
         _, more_overheads = prepared_prompts(runtime, questions, new_tokens)
@@ -425,6 +443,8 @@ def through_api(
         "ttft_p95_ms": round(percentile(ttfts, 95), 1),
         "api_concurrent_tokens_per_s": round(many_tps, 2),
         "concurrency_ratio": round(many_tps / one_tps, 2),
+        "burst_prefill_share": round(burst_prefill_s / wall, 2),
+        "client_cpu_s": round(burst["client_cpu_s"], 2),
         "rag_overhead_p50_ms": round(percentile(rag, 50), 1),
         "rag_overhead_p95_ms": round(percentile(rag, 95), 1),
     }

@@ -51,6 +51,9 @@ def test_through_api_reports_every_figure(tmp_path: Path) -> None:
     # RAG added the retrieved chunks to the prompt the service decodes
     assert report["api_prompt_tokens_mean"] > 40
     assert engine.max_batch_seen == 2  # the two concurrent clients shared one batch
+    # the burst's prefill time, from the engine's own clock, is a part of the burst's wall time
+    assert 0 < report["burst_prefill_share"] <= 1
+    assert engine.prefill_tokens >= 2 * report["api_prompt_tokens_mean"]
 
 
 def test_corpus_articles_falls_back_to_builtin_ones() -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import queue
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -72,6 +73,9 @@ class LlamaDecoder:
     Works for `LlamaForCausalLM` and architectures with the same layout (q/k/v/o and gate/up/down
     projections, RMSNorm, rotary embeddings, optional q/k/v biases). Call only from one thread.
     """
+
+    #: query rows per block of prompt attention (64-128 measured best on a 470-token prompt)
+    PREFILL_BLOCK = 128
 
     def __init__(
         self, model: Any, *, max_batch: int, max_seq_len: int, quantize: Literal["int8"] | None = None
@@ -143,6 +147,10 @@ class LlamaDecoder:
         cos, sin = inner.rotary_emb(probe, positions)
         self.cos, self.sin = cos[0].contiguous(), sin[0].contiguous()
         self.positions = torch.arange(max_seq_len, device=self.device)
+        self.scale = self.head_dim**-0.5
+        self.causal_mask = torch.full(
+            (self.PREFILL_BLOCK, self.PREFILL_BLOCK), float("-inf"), dtype=self.dtype, device=self.device
+        ).triu(1)
         self.capacity = 0
         self.k_cache: list[torch.Tensor] = []
         self.v_cache: list[torch.Tensor] = []
@@ -190,23 +198,29 @@ class LlamaDecoder:
         while new_cap < length:
             new_cap *= 2
         new_cap = min(new_cap, self.max_seq_len)
-        shape = (self.max_batch, self.n_kv, new_cap, self.head_dim)
+        # one [slot x kv-head] row per matrix: attention is a plain 3-D bmm over the first
+        # b * n_kv rows, the layout where small batched GEMMs run fastest on CPUs (no copies)
+        shape = (self.max_batch * self.n_kv, new_cap, self.head_dim)
         ks, vs = [], []
         for i in range(len(self.layers)):
             k = torch.zeros(shape, dtype=self.dtype, device=self.device)
             v = torch.zeros(shape, dtype=self.dtype, device=self.device)
             if self.capacity:
-                k[:, :, : self.capacity] = self.k_cache[i]
-                v[:, :, : self.capacity] = self.v_cache[i]
+                k[:, : self.capacity] = self.k_cache[i]
+                v[:, : self.capacity] = self.v_cache[i]
             ks.append(k)
             vs.append(v)
         self.k_cache, self.v_cache, self.capacity = ks, vs, new_cap
 
+    def _rows(self, slot: int) -> slice:
+        """The cache rows (one per kv head) of `slot`."""
+        return slice(slot * self.n_kv, (slot + 1) * self.n_kv)
+
     def move_slot(self, src: int, dst: int, length: int) -> None:
         """Copy slot `src`'s first `length` cached positions into slot `dst` (batch compaction)."""
         for k, v in zip(self.k_cache, self.v_cache, strict=True):
-            k[dst, :, :length] = k[src, :, :length]
-            v[dst, :, :length] = v[src, :, :length]
+            k[self._rows(dst), :length] = k[self._rows(src), :length]
+            v[self._rows(dst), :length] = v[self._rows(src), :length]
 
     # -- forward -------------------------------------------------------------------------------
 
@@ -218,6 +232,29 @@ class LlamaDecoder:
         rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
         return x * cos + rotated * sin
 
+    def _causal_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Causal GQA attention of a whole prompt: q [n, nh, hd], k and v [nkv, n, hd]; out [n, nh*hd].
+
+        In query blocks, each against the keys up to its end: the masked upper triangle is
+        mostly skipped, and every product is a 3-D bmm with the query heads of one kv head
+        stacked as rows (no repeated k/v). 1.7x faster than CPU SDPA on a 470-token prompt."""
+        import torch
+
+        n, nh, hd = q.shape
+        nkv, group = self.n_kv, self.n_heads // self.n_kv
+        q = (q * self.scale).view(n, nkv, group, hd).permute(1, 2, 0, 3)  # [nkv, g, n, hd]
+        out = q.new_empty(nkv, group, n, hd)
+        block = self.PREFILL_BLOCK
+        for start in range(0, n, block):
+            end = min(n, start + block)
+            m = end - start
+            scores = torch.bmm(q[:, :, start:end].reshape(nkv, group * m, hd), k[:, :end].transpose(1, 2))
+            scores = scores.view(nkv, group, m, end)
+            scores[..., start:end] += self.causal_mask[:m, :m]
+            probs = torch.softmax(scores, dim=-1).view(nkv, group * m, end)
+            out[:, :, start:end] = torch.bmm(probs, v[:, :end]).view(nkv, group, m, hd)
+        return out.permute(2, 0, 1, 3).reshape(n, nh * hd)
+
     def prefill(self, slot: int, ids: list[int]) -> torch.Tensor:
         """Run a whole prompt into `slot` (positions 0..len-1); logits of its last position [vocab]."""
         import torch
@@ -228,20 +265,17 @@ class LlamaDecoder:
         x = F.embedding(torch.tensor(ids, device=self.device), self.embed)  # [n, H]
         cos, sin = self.cos[:n, None, :], self.sin[:n, None, :]  # [n, 1, hd]
         hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
+        rows = self._rows(slot)
         lin = self.linear
         for i, (ln1, wqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
             h = F.rms_norm(x, (self.hidden,), ln1, self.eps)
             qkv = lin(h, wqkv)
             q = self._rope(qkv[:, : self.q_dim].view(n, nh, hd), cos, sin)
             k = self._rope(qkv[:, self.q_dim : self.q_dim + self.kv_dim].view(n, nkv, hd), cos, sin)
-            v = qkv[:, self.q_dim + self.kv_dim :].view(n, nkv, hd)
-            k, v = k.transpose(0, 1), v.transpose(0, 1)  # [nkv, n, hd]
-            self.k_cache[i][slot, :, :n] = k
-            self.v_cache[i][slot, :, :n] = v
-            a = F.scaled_dot_product_attention(
-                q.transpose(0, 1)[None], k[None], v[None], is_causal=True, enable_gqa=nkv != nh
-            )  # [1, nh, n, hd]
-            x = x + lin(a[0].transpose(0, 1).reshape(n, self.q_dim), wo)
+            kc, vc = self.k_cache[i][rows, :n], self.v_cache[i][rows, :n]  # [nkv, n, hd] views
+            kc.copy_(k.transpose(0, 1))
+            vc.copy_(qkv[:, self.q_dim + self.kv_dim :].view(n, nkv, hd).transpose(0, 1))
+            x = x + lin(self._causal_attention(q, kc, vc), wo)
             h = F.rms_norm(x, (self.hidden,), ln2, self.eps)
             g, u = lin(h, wgu).chunk(2, dim=-1)
             x = x + lin(F.silu(g) * u, wd)
@@ -250,14 +284,21 @@ class LlamaDecoder:
 
     def decode(self, tokens: torch.Tensor, pos: torch.Tensor, span: int) -> torch.Tensor:
         """One step for slots 0..b-1: `tokens[b]` at `pos[b]`; `span` > max(pos). Logits [b, vocab]."""
+        import torch
         import torch.nn.functional as F
 
         b = tokens.shape[0]
         hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
+        bk, group = b * nkv, nh // nkv
         x = F.embedding(tokens, self.embed)  # [b, H]
         cos, sin = self.cos[pos][:, None, :], self.sin[pos][:, None, :]  # [b, 1, hd]
-        mask = (self.positions[:span][None, :] <= pos[:, None])[:, None, None, :]  # [b, 1, 1, span]
-        rows = self.positions[:b]
+        # each row sees its own positions 0..pos: an additive mask per (slot, kv head) row
+        hidden = self.positions[:span][None, :] > pos[:, None]  # [b, span]
+        mask = torch.zeros(b, span, dtype=self.dtype, device=self.device).masked_fill_(hidden, float("-inf"))
+        mask = mask.repeat_interleave(nkv, dim=0)[:, None, :]  # [bk, 1, span]
+        # where this step's k/v go in each layer's cache, seen as [rows * capacity, hd]
+        heads = self.positions[:b, None] * nkv + self.positions[None, :nkv]  # [b, nkv]
+        where = (heads * self.capacity + pos[:, None]).reshape(bk)
         lin = self.linear
         for i, (ln1, wqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
             h = F.rms_norm(x, (self.hidden,), ln1, self.eps)
@@ -265,11 +306,12 @@ class LlamaDecoder:
             q = self._rope(qkv[:, : self.q_dim].view(b, nh, hd), cos, sin)
             k = self._rope(qkv[:, self.q_dim : self.q_dim + self.kv_dim].view(b, nkv, hd), cos, sin)
             kc, vc = self.k_cache[i], self.v_cache[i]
-            kc[rows, :, pos] = k
-            vc[rows, :, pos] = qkv[:, self.q_dim + self.kv_dim :].view(b, nkv, hd)
-            a = F.scaled_dot_product_attention(
-                q[:, :, None, :], kc[:b, :, :span], vc[:b, :, :span], attn_mask=mask, enable_gqa=nkv != nh
-            )  # [b, nh, 1, hd]
+            kc.view(-1, hd).index_copy_(0, where, k.reshape(bk, hd))
+            vc.view(-1, hd).index_copy_(0, where, qkv[:, self.q_dim + self.kv_dim :].reshape(bk, hd))
+            scores = torch.baddbmm(
+                mask, q.reshape(bk, group, hd), kc[:bk, :span].transpose(1, 2), alpha=self.scale
+            )  # [bk, g, span]
+            a = torch.bmm(torch.softmax(scores, dim=-1), vc[:bk, :span])  # [bk, g, hd]
             x = x + lin(a.reshape(b, self.q_dim), wo)
             h = F.rms_norm(x, (self.hidden,), ln2, self.eps)
             g, u = lin(h, wgu).chunk(2, dim=-1)
@@ -309,9 +351,13 @@ class BatchEngine:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="llm-batch-engine", daemon=True)
         self._thread.start()
-        #: steps run and the batch size of each (for tests and benchmarks)
+        #: steps run, the largest batch, and seconds spent prefilling and decoding (for tests and
+        #: benchmarks: busy time against wall time shows what waits outside the engine)
         self.steps = 0
         self.max_batch_seen = 0
+        self.prefill_s = 0.0
+        self.decode_s = 0.0
+        self.prefill_tokens = 0
 
     def submit(self, request: GenerationRequest) -> GenerationRequest:
         if len(request.prompt_ids) + request.max_new_tokens > self.decoder.max_seq_len:
@@ -385,7 +431,10 @@ class BatchEngine:
             request.events.put(("end", "cancelled"))
             return
         slot = len(self._active)
+        start = time.perf_counter()
         logits = self.decoder.prefill(slot, request.prompt_ids)
+        self.prefill_s += time.perf_counter() - start
+        self.prefill_tokens += len(request.prompt_ids)
         request.pos = len(request.prompt_ids)
         self._active.append(request)
         self._emit(request, _sample(logits, request))
@@ -422,12 +471,14 @@ class BatchEngine:
 
         active = self._active
         device = self.decoder.device
+        start = time.perf_counter()
         pos = [r.pos for r in active]
         span = max(pos) + 1
         self.decoder.ensure_capacity(span)
         tokens = torch.tensor([r.last_token for r in active], device=device)
         logits = self.decoder.decode(tokens, torch.tensor(pos, device=device), span)
         greedy = logits.argmax(dim=-1).tolist()
+        self.decode_s += time.perf_counter() - start
         self.steps += 1
         self.max_batch_seen = max(self.max_batch_seen, len(active))
         for row, request in enumerate(active):
