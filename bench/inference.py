@@ -28,7 +28,9 @@ client, in a client process of its own (as real clients are), RAG on:
 
 Each measurement is one function returning a dict; `main()` merges them into the JSON line.
 
-Usage: python bench/inference.py [--new-tokens 64] [--clients 8] [--quick] [--no-engine]
+Usage: python bench/inference.py [--new-tokens N] [--clients 8] [--quick] [--no-engine]
+(N defaults to the service's own default answer length, `default_max_tokens` in
+configs/inference.yaml: what a client that sends no max_tokens gets)
 """
 
 from __future__ import annotations
@@ -463,9 +465,15 @@ def api_figures(settings: Settings, new_tokens: int, clients: int, questions: li
         llm.close()
 
 
+def default_answer_tokens() -> int:
+    from llm_engineering.infrastructure.api.config import load_inference_config
+
+    return load_inference_config(REPO_ROOT / "configs" / "inference.yaml").service.default_max_tokens
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--new-tokens", type=int, default=None, help="answer length (default: the service's)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="a smoke test: 8 tokens, 2 prompts, 2 clients")
     parser.add_argument("--no-engine", action="store_true", help="skip the in-process engine figures")
@@ -484,7 +492,7 @@ def main() -> None:
     single_threaded_torch()  # this thread only loads and embeds: the decode loop owns the cores
     logger.remove()
     logger.add(sys.stderr, level="INFO")
-    new_tokens, clients = (8, 2) if args.quick else (args.new_tokens, args.clients)
+    new_tokens, clients = (8, 2) if args.quick else (args.new_tokens or default_answer_tokens(), args.clients)
     questions = QUESTIONS[:2] if args.quick else QUESTIONS[:4]
     base = Settings(LLM_BACKEND="local")
     result: dict[str, Any] = {}

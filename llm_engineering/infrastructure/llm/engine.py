@@ -198,8 +198,8 @@ class LlamaDecoder:
         while new_cap < length:
             new_cap *= 2
         new_cap = min(new_cap, self.max_seq_len)
-        # one [slot x kv-head] row per matrix: attention is a plain 3-D bmm over the first
-        # b * n_kv rows, the layout where small batched GEMMs run fastest on CPUs (no copies)
+        # one [slot x kv-head] row per matrix: a step's attention is one 3-D bmm over the first
+        # b * n_kv rows, the query heads of a kv head stacked as its rows (no k/v repeated for GQA)
         shape = (self.max_batch * self.n_kv, new_cap, self.head_dim)
         ks, vs = [], []
         for i in range(len(self.layers)):
