@@ -115,6 +115,29 @@ def _writer(data_dir: str, worker: int, barrier) -> None:
     repository.close()
 
 
+def _opener(data_dir: str, barrier) -> None:
+    barrier.wait()  # every process opens the new warehouse at the same moment
+    repository = connect_warehouse(Settings(DATA_DIR=data_dir))
+    repository.get_or_create_user("Ada Sample")
+    repository.close()
+
+
+def test_processes_opening_a_new_warehouse_at_once_all_succeed(tmp_path: Path) -> None:
+    """Creating the files and schema raced ("File exists", "database is locked") before the
+    first open was serialised across processes."""
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(4)
+    openers = [ctx.Process(target=_opener, args=(str(tmp_path), barrier)) for _ in range(4)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(60)
+    assert [o.exitcode for o in openers] == [0, 0, 0, 0]
+    repository = connect_warehouse(Settings(DATA_DIR=tmp_path))
+    assert repository.count(UserDocument) == 1
+    repository.close()
+
+
 def test_concurrent_writer_processes_leave_no_duplicates(tmp_path: Path) -> None:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(3)

@@ -162,10 +162,17 @@ def connect_warehouse(settings: Settings) -> MongoDocumentRepository:
         repository = MongoDocumentRepository(client[settings.DATABASE_NAME], client)
         repository.ensure_indexes()
         return repository
+    from filelock import FileLock
+
+    path = settings.warehouse_dir
     try:
-        client = _connect_embedded(settings.warehouse_dir)
-        repository = MongoDocumentRepository(client[settings.DATABASE_NAME], client)
-        repository.ensure_indexes()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # processes opening a new warehouse at once raced creating its files and schema
+        # ("File exists", "database is locked"): the first open is serialised across processes
+        with FileLock(str(path.parent / f".{path.name}.open.lock"), timeout=60):
+            client = _connect_embedded(path)
+            repository = MongoDocumentRepository(client[settings.DATABASE_NAME], client)
+            repository.ensure_indexes()
     except (OSError, sqlite3.Error) as exc:  # a read-only or missing DATA_DIR, a full disk
         raise StoreUnavailable(
             f"the embedded warehouse at {settings.warehouse_dir} cannot be opened for writing "
