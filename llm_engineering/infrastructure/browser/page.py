@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -274,7 +274,6 @@ class SeleniumPage:
     def click(self, selector: str, *, navigation_timeout: float | None = None) -> bool:
         from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
         driver = self.driver
@@ -284,7 +283,7 @@ class SeleniumPage:
             return True
         try:
             WebDriverWait(driver, navigation_timeout, poll_frequency=self.poll).until(
-                expected_conditions.staleness_of(document)
+                lambda _: _is_replaced(document)
             )
         except TimeoutException:
             return False
@@ -299,3 +298,20 @@ class SeleniumPage:
 
     def source(self) -> str:
         return str(self.driver.page_source)
+
+
+def _is_replaced(element: Any) -> bool:
+    """Whether the page navigated away from `element`'s document. Selenium's `staleness_of` only
+    knows the stale-element error; mid-navigation (a redirect chain) ChromeDriver can answer
+    "Node with given id does not belong to the document" instead, which means the same."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
