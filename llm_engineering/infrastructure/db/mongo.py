@@ -168,7 +168,8 @@ def connect_warehouse(settings: Settings) -> MongoDocumentRepository:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # processes opening a new warehouse at once raced creating its files and schema
-        # ("File exists", "database is locked"): the first open is serialised across processes
+        # ("File exists", "database is locked"): opening (connect + indexes) is serialised
+        # across processes; the lock is held for the open only, not while writing
         with FileLock(str(path.parent / f".{path.name}.open.lock"), timeout=60):
             client = _connect_embedded(path)
             repository = MongoDocumentRepository(client[settings.DATABASE_NAME], client)

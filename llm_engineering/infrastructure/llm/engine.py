@@ -351,12 +351,11 @@ class BatchEngine:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="llm-batch-engine", daemon=True)
         self._thread.start()
-        #: steps run, the largest batch, and seconds spent prefilling and decoding (for tests and
-        #: benchmarks: busy time against wall time shows what waits outside the engine)
+        #: steps run, the largest batch, and the prompts prefilled: their tokens and seconds (for
+        #: tests and benchmarks: prefill is the part of a burst that batching cannot share)
         self.steps = 0
         self.max_batch_seen = 0
         self.prefill_s = 0.0
-        self.decode_s = 0.0
         self.prefill_tokens = 0
 
     def submit(self, request: GenerationRequest) -> GenerationRequest:
@@ -471,14 +470,12 @@ class BatchEngine:
 
         active = self._active
         device = self.decoder.device
-        start = time.perf_counter()
         pos = [r.pos for r in active]
         span = max(pos) + 1
         self.decoder.ensure_capacity(span)
         tokens = torch.tensor([r.last_token for r in active], device=device)
         logits = self.decoder.decode(tokens, torch.tensor(pos, device=device), span)
         greedy = logits.argmax(dim=-1).tolist()
-        self.decode_s += time.perf_counter() - start
         self.steps += 1
         self.max_batch_seen = max(self.max_batch_seen, len(active))
         for row, request in enumerate(active):
