@@ -19,16 +19,19 @@ client, in a client process of its own (as real clients are), RAG on:
     to last chunk: RAG, prefill, decode, HTTP) against bare `model.generate` on the very same
     RAG-augmented prompts, measured before and after;
 (e) `ttft_p50_ms` / `ttft_p95_ms`: request to first content chunk, RAG included;
-(f) `concurrency_ratio`: aggregate tokens/s with `--clients` concurrent API clients vs one;
-    `burst_prefill_share`: the part of that burst's wall time the engine spent prefilling prompts
-    (one at a time: a prompt's prefill is compute-bound and gains nothing from batching), and
-    `client_cpu_s`: the CPU the client process took meanwhile, from the same cores;
+(f) `concurrency_ratio`: aggregate tokens/s with `--clients` concurrent API clients vs one client
+    asking in turn, in `--rounds` alternated rounds (a burst is one ~15 s sample and this
+    machine's pace drifts by a third between minutes): the median of the rounds' ratios, each
+    round's in `concurrency_ratio_rounds`; for the median round, `burst_prefill_share`: the part
+    of the burst's wall time the engine spent prefilling prompts (one at a time: a prompt's
+    prefill is compute-bound and gains nothing from batching), and `client_cpu_s`: the CPU the
+    client process took meanwhile, from the same cores;
 (g) `rag_overhead_p95_ms`: self-query + expansion + retrieval + rerank + prompt (the answerer's
     StageTimings), before generation.
 
 Each measurement is one function returning a dict; `main()` merges them into the JSON line.
 
-Usage: python bench/inference.py [--new-tokens N] [--clients 8] [--quick] [--no-engine]
+Usage: python bench/inference.py [--new-tokens N] [--clients 8] [--rounds 3] [--quick] [--no-engine]
 (N defaults to the service's own default answer length, `default_max_tokens` in
 configs/inference.yaml: what a client that sends no max_tokens gets)
 """
@@ -408,6 +411,7 @@ def through_api(
     new_tokens: int,
     clients: int,
     articles: list[tuple[str, str, str]],
+    rounds: int,
 ) -> dict[str, Any]:
     """ratio, ttft, concurrency_ratio and rag_overhead through the real service (see the docstring)."""
     from llm_engineering import bootstrap
@@ -420,22 +424,21 @@ def through_api(
         api_stream(openai_client(url), questions[0], 4)  # warm-up
         model_dir = llm._resolve()[0]
         before = bare_generate(model_dir, prompts, new_tokens)["tokens_per_s"]
-        single = api_clients(url, questions, new_tokens, together=False)["results"]
+        singles, bursts = [], []
+        for _ in range(rounds):  # alternated, so that a slow minute hits both sides of a round
+            singles.append(one_by_one(url, questions, new_tokens))
+            bursts.append(all_at_once(url, questions, new_tokens, clients, llm._engine))
         after = bare_generate(model_dir, prompts, new_tokens)["tokens_per_s"]
-        one_tps = sum(r["tokens"] for r in single) / sum(r["seconds"] for r in single)
-        burst_questions = [questions[i % len(questions)] for i in range(clients)]
-        engine = llm._engine
-        prefill_before = engine.prefill_s if engine else 0.0
-        burst = api_clients(url, burst_questions, new_tokens, together=True)
-        burst_prefill_s = (engine.prefill_s if engine else 0.0) - prefill_before
-        results, wall = burst["results"], burst["wall"]
-        many_tps = sum(r["tokens"] for r in results) / wall
         _, more_overheads = prepared_prompts(runtime, questions, new_tokens)
     baseline = (before + after) / 2
-    ttfts = [r["ttft"] * 1000 for r in single]
+    one_tps = sum(s["tokens"] for s in singles) / sum(s["seconds"] for s in singles)
+    ttfts = [t * 1000 for s in singles for t in s["ttfts"]]
+    per_round = [b["tokens_per_s"] / s["tokens_per_s"] for s, b in zip(singles, bursts, strict=True)]
+    middle = bursts[per_round.index(statistics.median_low(per_round))]
     rag = overheads + more_overheads
     return {
         "api_questions": len(questions),
+        "api_rounds": rounds,
         "api_prompt_tokens_mean": round(sum(map(len, prompts)) / len(prompts), 1),
         "api_generate_tokens_per_s": round(baseline, 2),
         "api_generate_before_after": [round(before, 2), round(after, 2)],
@@ -443,23 +446,49 @@ def through_api(
         "ratio": round(one_tps / baseline, 2),
         "ttft_p50_ms": round(percentile(ttfts, 50), 1),
         "ttft_p95_ms": round(percentile(ttfts, 95), 1),
-        "api_concurrent_tokens_per_s": round(many_tps, 2),
-        "concurrency_ratio": round(many_tps / one_tps, 2),
-        "burst_prefill_share": round(burst_prefill_s / wall, 2),
-        "client_cpu_s": round(burst["client_cpu_s"], 2),
+        "api_concurrent_tokens_per_s": round(statistics.median(b["tokens_per_s"] for b in bursts), 2),
+        "concurrency_ratio": round(statistics.median(per_round), 2),
+        "concurrency_ratio_rounds": [round(r, 2) for r in per_round],
+        "burst_prefill_share": round(middle["prefill_share"], 2),
+        "client_cpu_s": round(middle["client_cpu_s"], 2),
         "rag_overhead_p50_ms": round(percentile(rag, 50), 1),
         "rag_overhead_p95_ms": round(percentile(rag, 95), 1),
     }
 
 
-def api_figures(settings: Settings, new_tokens: int, clients: int, questions: list[str]) -> dict[str, Any]:
+def one_by_one(url: str, questions: list[str], new_tokens: int) -> dict[str, Any]:
+    """One client asking `questions` in turn: tokens, seconds (request to last chunk), ttfts."""
+    results = api_clients(url, questions, new_tokens, together=False)["results"]
+    tokens, seconds = sum(r["tokens"] for r in results), sum(r["seconds"] for r in results)
+    ttfts = [r["ttft"] for r in results]
+    return {"tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds, "ttfts": ttfts}
+
+
+def all_at_once(url: str, questions: list[str], new_tokens: int, clients: int, engine: Any) -> dict[str, Any]:
+    """`clients` clients at once (cycling through `questions`): aggregate tokens/s over the wall
+    time, the share of it the engine spent prefilling, and the client process's CPU seconds."""
+    prefill_before = engine.prefill_s if engine else 0.0
+    asked = [questions[i % len(questions)] for i in range(clients)]
+    burst = api_clients(url, asked, new_tokens, together=True)
+    prefill_s = (engine.prefill_s if engine else 0.0) - prefill_before
+    wall = burst["wall"]
+    return {
+        "tokens_per_s": sum(r["tokens"] for r in burst["results"]) / wall,
+        "prefill_share": prefill_s / wall,
+        "client_cpu_s": burst["client_cpu_s"],
+    }
+
+
+def api_figures(
+    settings: Settings, new_tokens: int, clients: int, questions: list[str], rounds: int
+) -> dict[str, Any]:
     """Loads the LLM the service serves; runs `through_api`."""
     config = LocalLLMConfig.from_settings(settings)
     llm = LocalLLM(replace(config, max_batch=max(clients, config.max_batch)))
     llm.warm_up()
     try:
         return {"llm_dtype": llm.dtype} | through_api(
-            settings, llm, questions, new_tokens, clients, corpus_articles(12)
+            settings, llm, questions, new_tokens, clients, corpus_articles(12), rounds
         )
     finally:
         llm.close()
@@ -475,6 +504,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--new-tokens", type=int, default=None, help="answer length (default: the service's)")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="API rounds (one client, then all at once)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: 8 tokens, 2 prompts, 2 clients")
     parser.add_argument("--no-engine", action="store_true", help="skip the in-process engine figures")
     parser.add_argument("--no-api", action="store_true", help="skip the through-the-API figures")
@@ -502,7 +532,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-inference-") as tmp:
             models = base.MODEL_CACHE_DIR or base.cache_dir / "models"  # the converted model, reused
             settings = base.model_copy(update={"DATA_DIR": Path(tmp) / "data", "MODEL_CACHE_DIR": models})
-            result.update(api_figures(settings, new_tokens, clients, questions))
+            rounds = 1 if args.quick else args.rounds
+            result.update(api_figures(settings, new_tokens, clients, questions, rounds))
     print(json.dumps(result))
 
 

@@ -39,11 +39,16 @@ def test_through_api_reports_every_figure(tmp_path: Path) -> None:
     llm.warm_up()
     engine = llm._engine  # the service closes the LLM when it stops
     try:
-        report = bench.through_api(settings, llm, bench.QUESTIONS[:2], 24, 2, bench.FALLBACK_ARTICLES[:2])
+        report = bench.through_api(
+            settings, llm, bench.QUESTIONS[:2], 24, 2, bench.FALLBACK_ARTICLES[:2], rounds=2
+        )
     finally:
         llm.close()
 
-    assert report["api_questions"] == 2
+    assert report["api_questions"] == 2 and report["api_rounds"] == 2
+    # the reported concurrency ratio is the median of the rounds' own ratios
+    rounds = report["concurrency_ratio_rounds"]
+    assert len(rounds) == 2 and abs(report["concurrency_ratio"] - (rounds[0] + rounds[1]) / 2) <= 0.01
     for key in ("ratio", "ttft_p50_ms", "ttft_p95_ms", "concurrency_ratio", "rag_overhead_p95_ms"):
         assert report[key] > 0, (key, report)
     assert report["ttft_p50_ms"] <= report["ttft_p95_ms"]

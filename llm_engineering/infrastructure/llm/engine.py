@@ -16,7 +16,9 @@ padding changes any row's result.
 `quantize="int8"` stores every projection and the lm_head as per-output-channel int8 weights and
 multiplies them with PyTorch's dynamic-quantised linear (activations quantised per call, fp32 out,
 fp32 bias): a quarter of the weight bytes and a fast int8 GEMM, 6-9x faster than the fp32 lm_head
-on these CPUs. The embedding, norms, attention and KV cache stay in the model's dtype.
+on these CPUs. The embedding, norms, decode attention and KV cache stay in the model's dtype; a
+prompt's attention runs in bfloat16 on CPUs with native bf16 (avx512_bf16 or AMX), 1.7x faster
+and far inside the error int8 activations already bring.
 """
 
 from __future__ import annotations
@@ -123,6 +125,10 @@ class LlamaDecoder:
         if quantize == "int8" and self.device.type != "cpu":
             raise UnsupportedModel("int8 decoding runs on the CPU only: use LLM_DTYPE=bfloat16 on CUDA")
         self.quantize = quantize
+        #: the dtype of a prompt's attention products (the cache keeps the model's dtype)
+        self.prompt_attention_dtype = (
+            torch.bfloat16 if quantize == "int8" and _native_bf16_cpu() else self.dtype
+        )
         self.layers = []
         for layer in layers:
             attn, mlp = layer.self_attn, layer.mlp
@@ -149,7 +155,10 @@ class LlamaDecoder:
         self.positions = torch.arange(max_seq_len, device=self.device)
         self.scale = self.head_dim**-0.5
         self.causal_mask = torch.full(
-            (self.PREFILL_BLOCK, self.PREFILL_BLOCK), float("-inf"), dtype=self.dtype, device=self.device
+            (self.PREFILL_BLOCK, self.PREFILL_BLOCK),
+            float("-inf"),
+            dtype=self.prompt_attention_dtype,
+            device=self.device,
         ).triu(1)
         self.capacity = 0
         self.k_cache: list[torch.Tensor] = []
@@ -237,12 +246,15 @@ class LlamaDecoder:
 
         In query blocks, each against the keys up to its end: the masked upper triangle is
         mostly skipped, and every product is a 3-D bmm with the query heads of one kv head
-        stacked as rows (no repeated k/v). 1.7x faster than CPU SDPA on a 470-token prompt."""
+        stacked as rows (no repeated k/v). 1.7x faster than CPU SDPA on a 470-token prompt, and
+        1.7x faster again in `prompt_attention_dtype` bfloat16."""
         import torch
 
         n, nh, hd = q.shape
         nkv, group = self.n_kv, self.n_heads // self.n_kv
-        q = (q * self.scale).view(n, nkv, group, hd).permute(1, 2, 0, 3)  # [nkv, g, n, hd]
+        dtype = self.prompt_attention_dtype
+        q = (q * self.scale).view(n, nkv, group, hd).permute(1, 2, 0, 3).to(dtype)  # [nkv, g, n, hd]
+        k, v = k.to(dtype), v.to(dtype)
         out = q.new_empty(nkv, group, n, hd)
         block = self.PREFILL_BLOCK
         for start in range(0, n, block):
@@ -253,7 +265,7 @@ class LlamaDecoder:
             scores[..., start:end] += self.causal_mask[:m, :m]
             probs = torch.softmax(scores, dim=-1).view(nkv, group * m, end)
             out[:, :, start:end] = torch.bmm(probs, v[:, :end]).view(nkv, group, m, hd)
-        return out.permute(2, 0, 1, 3).reshape(n, nh * hd)
+        return out.permute(2, 0, 1, 3).reshape(n, nh * hd).to(self.dtype)
 
     def prefill(self, slot: int, ids: list[int]) -> torch.Tensor:
         """Run a whole prompt into `slot` (positions 0..len-1); logits of its last position [vocab]."""
@@ -318,6 +330,15 @@ class LlamaDecoder:
             x = x + lin(F.silu(g) * u, wd)
         x = F.rms_norm(x, (self.hidden,), self.norm, self.eps)
         return lin(x, self.lm_head)
+
+
+def _native_bf16_cpu() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (avx512_bf16 or AMX); elsewhere bf16 matmuls
+    are emulated and slower than fp32."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
 
 
 def _sample(logits: torch.Tensor, request: GenerationRequest) -> int:

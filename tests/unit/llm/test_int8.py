@@ -32,15 +32,19 @@ def test_int8_logits_track_fp32_and_greedy_agrees_teacher_forced(
     int8_llm: Any, tiny_hf: tuple[Any, Any]
 ) -> None:
     """Fed the fp32 greedy answer token by token, the int8 decoder picks the same next token at
-    >= 90% of positions and its logits keep a cosine >= 0.99 with fp32's (the tolerance claimed)."""
+    >= 90% of positions and its logits keep a cosine >= 0.99 with fp32's (the tolerance claimed),
+    its prompt's attention in bf16 included."""
     import torch
 
-    from llm_engineering.infrastructure.llm.engine import LlamaDecoder
+    from llm_engineering.infrastructure.llm.engine import LlamaDecoder, _native_bf16_cpu
 
     model, _ = tiny_hf
     fp32 = LlamaDecoder(model, max_batch=1, max_seq_len=256)
     int8 = LlamaDecoder(model, max_batch=1, max_seq_len=256, quantize="int8")
     assert int8.quantize == "int8" and not isinstance(int8.lm_head, tuple)
+    # a prompt's attention runs in bf16 where the CPU has it natively (then inside this tolerance)
+    assert fp32.prompt_attention_dtype == torch.float32
+    assert int8.prompt_attention_dtype == (torch.bfloat16 if _native_bf16_cpu() else torch.float32)
     agree, total, cosines = 0, 0, []
     with torch.inference_mode():
         for question in QUESTIONS:

@@ -204,3 +204,57 @@ def test_missing_gguf_says_what_to_run(tmp_path: Path) -> None:
     config = LocalLLMConfig(gguf_path=tmp_path / "missing.gguf", cache_dir=tmp_path / "cache")
     with pytest.raises(ModelNotProvisioned, match=r"scripts/poe"):
         LocalLLM(config, registry=EmptyRegistry()).warm_up()
+
+
+def stream_with_interval(model_dir: Path, interval: float) -> tuple[list[Any], float, float, str]:
+    """The deltas of one 40-token answer, when the first came, when the last came, and the
+    text `complete` gives."""
+    from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig
+
+    llm = LocalLLM(
+        LocalLLMConfig(
+            model_path=model_dir,
+            device="cpu",
+            dtype="float32",
+            max_batch=1,
+            max_seq_len=256,
+            threads=1,
+            stream_interval=interval,
+        )
+    )
+    llm.warm_up()
+    try:
+        messages, params = chat(QUESTIONS[1]), GenerationParams(max_tokens=40)
+        expected = llm.complete(messages, params).text
+        start = time.monotonic()
+        stream = llm.stream(messages, params)
+        first = next(stream)
+        first_at = time.monotonic() - start
+        deltas = [first, *stream]
+        return deltas, first_at, time.monotonic() - start, expected
+    finally:
+        llm.close()
+
+
+def test_stream_gathers_each_intervals_tokens_into_one_delta(tiny_model_dir: Path) -> None:
+    """Without an interval a delta per wake-up (about one per token); with one, the first token
+    at once and the rest in a few deltas: the same text and usage either way, and the end is not
+    held back until the interval is out."""
+    interval = 0.3
+    eager, _, _, expected = stream_with_interval(tiny_model_dir, 0.0)
+    gathered, first_at, elapsed, _ = stream_with_interval(tiny_model_dir, interval)
+    for deltas in (eager, gathered):
+        assert "".join(d.text for d in deltas) == expected
+        assert deltas[-1].usage.completion_tokens == 40 and deltas[-1].finish_reason == "length"
+    eager_count = sum(1 for d in eager if d.text)
+    gathered_count = sum(1 for d in gathered if d.text)
+    assert gathered_count <= 3 < eager_count, (gathered_count, eager_count)  # 40 tokens take < 0.3 s
+    assert gathered[0].text and first_at < interval  # the first token does not wait
+    assert elapsed < 2 * interval  # the wait ends when the answer does
+
+
+def test_stream_interval_out_of_range_is_refused(tiny_model_dir: Path) -> None:
+    from llm_engineering.infrastructure.llm.local import LocalLLMConfig
+
+    with pytest.raises(ValueError, match="LLM_STREAM_INTERVAL_MS"):
+        LocalLLMConfig(model_path=tiny_model_dir, stream_interval=2.0)
