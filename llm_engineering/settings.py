@@ -150,10 +150,14 @@ class Settings(BaseSettings):
     LLM_MAX_BATCH: int = Field(8, ge=1, le=64)
     #: local: the longest prompt + answer, in tokens (caps the model's own window; sizes the KV cache).
     LLM_MAX_SEQ_LEN: int = Field(4096, ge=16)
-    #: local: a stream sends the tokens decoded in each interval as one delta (the first at once).
-    #: Every wake-up of a stream's thread, the event loop and the client takes a core from the
-    #: decode loop; 0 sends every token on its own.
-    LLM_STREAM_INTERVAL_MS: int = Field(50, ge=0, le=1000)
+    #: local: the running streams together send one delta per interval: with n running, each
+    #: sends what it gathered every n x this (its first token at once). Every delta wakes a stream
+    #: thread, the event loop and the client, which take a core from the decode loop; 0 sends
+    #: every token on its own.
+    LLM_STREAM_INTERVAL_MS: int = Field(100, ge=0, le=1000)
+    #: local: MiB of KV kept for prompt openings that come back (the system prompt, a chat's
+    #: earlier turns), so that they are not prefilled again; 0 turns it off.
+    LLM_PREFIX_CACHE_MB: int = Field(256, ge=0)
     #: openai: the server's base URL (e.g. http://127.0.0.1:8080/v1); empty means OpenAI's own API.
     LLM_BASE_URL: str = ""
     LLM_API_KEY: SecretStr | None = None

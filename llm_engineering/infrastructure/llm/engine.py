@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from loguru import logger
 
 from llm_engineering.domain.llm import LLMError, PromptTooLong
+from llm_engineering.infrastructure.llm.prefix_cache import PrefixCache, PrefixKV
 
 if TYPE_CHECKING:
     import torch
@@ -57,6 +58,9 @@ class GenerationRequest:
     top_p: float = 1.0
     seed: int | None = None
     eos_ids: frozenset[int] = frozenset()
+    #: how many leading prompt tokens later prompts are likely to open with (the system prompt, a
+    #: chat's earlier turns): the engine keeps their KV in its prefix cache
+    reusable_prefix: int = 0
     events: queue.SimpleQueue[Event] = field(default_factory=queue.SimpleQueue)
     cancelled: threading.Event = field(default_factory=threading.Event)
     # scheduler state
@@ -241,8 +245,11 @@ class LlamaDecoder:
         rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
         return x * cos + rotated * sin
 
-    def _causal_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Causal GQA attention of a whole prompt: q [n, nh, hd], k and v [nkv, n, hd]; out [n, nh*hd].
+    def _causal_attention(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, start: int = 0
+    ) -> torch.Tensor:
+        """Causal GQA attention of a prompt's positions start..n-1 over the keys of 0..n-1:
+        q [n - start, nh, hd], k and v [nkv, n, hd]; out [n - start, nh*hd].
 
         In query blocks, each against the keys up to its end: the masked upper triangle is
         mostly skipped, and every product is a 3-D bmm with the query heads of one kv head
@@ -250,49 +257,74 @@ class LlamaDecoder:
         1.7x faster again in `prompt_attention_dtype` bfloat16."""
         import torch
 
-        n, nh, hd = q.shape
+        m, nh, hd = q.shape
+        n = start + m
         nkv, group = self.n_kv, self.n_heads // self.n_kv
         dtype = self.prompt_attention_dtype
-        q = (q * self.scale).view(n, nkv, group, hd).permute(1, 2, 0, 3).to(dtype)  # [nkv, g, n, hd]
+        q = (q * self.scale).view(m, nkv, group, hd).permute(1, 2, 0, 3).to(dtype)  # [nkv, g, m, hd]
         k, v = k.to(dtype), v.to(dtype)
-        out = q.new_empty(nkv, group, n, hd)
+        out = q.new_empty(nkv, group, m, hd)
         block = self.PREFILL_BLOCK
-        for start in range(0, n, block):
-            end = min(n, start + block)
-            m = end - start
-            scores = torch.bmm(q[:, :, start:end].reshape(nkv, group * m, hd), k[:, :end].transpose(1, 2))
-            scores = scores.view(nkv, group, m, end)
-            scores[..., start:end] += self.causal_mask[:m, :m]
-            probs = torch.softmax(scores, dim=-1).view(nkv, group * m, end)
-            out[:, :, start:end] = torch.bmm(probs, v[:, :end]).view(nkv, group, m, hd)
-        return out.permute(2, 0, 1, 3).reshape(n, nh * hd).to(self.dtype)
+        for first in range(start, n, block):
+            end = min(n, first + block)
+            rows = slice(first - start, end - start)
+            size = end - first
+            scores = torch.bmm(q[:, :, rows].reshape(nkv, group * size, hd), k[:, :end].transpose(1, 2))
+            scores = scores.view(nkv, group, size, end)
+            scores[..., first:end] += self.causal_mask[:size, :size]
+            probs = torch.softmax(scores, dim=-1).view(nkv, group * size, end)
+            out[:, :, rows] = torch.bmm(probs, v[:, :end]).view(nkv, group, size, hd)
+        return out.permute(2, 0, 1, 3).reshape(m, nh * hd).to(self.dtype)
 
-    def prefill(self, slot: int, ids: list[int]) -> torch.Tensor:
-        """Run a whole prompt into `slot` (positions 0..len-1); logits of its last position [vocab]."""
+    def prefill(self, slot: int, ids: list[int], start: int = 0) -> torch.Tensor:
+        """Run a prompt into `slot` from position `start` (0..start-1 already cached there, see
+        `load_prefix`); the logits of its last position [vocab]."""
         import torch
         import torch.nn.functional as F
 
         n = len(ids)
+        if not 0 <= start < n:
+            raise ValueError(f"prefill start {start} must be within the {n}-token prompt")
+        m = n - start
         self.ensure_capacity(n + 1)
-        x = F.embedding(torch.tensor(ids, device=self.device), self.embed)  # [n, H]
-        cos, sin = self.cos[:n, None, :], self.sin[:n, None, :]  # [n, 1, hd]
+        x = F.embedding(torch.tensor(ids[start:], device=self.device), self.embed)  # [m, H]
+        cos, sin = self.cos[start:n, None, :], self.sin[start:n, None, :]  # [m, 1, hd]
         hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
         rows = self._rows(slot)
         lin = self.linear
         for i, (ln1, wqkv, wo, ln2, wgu, wd) in enumerate(self.layers):
             h = F.rms_norm(x, (self.hidden,), ln1, self.eps)
             qkv = lin(h, wqkv)
-            q = self._rope(qkv[:, : self.q_dim].view(n, nh, hd), cos, sin)
-            k = self._rope(qkv[:, self.q_dim : self.q_dim + self.kv_dim].view(n, nkv, hd), cos, sin)
+            q = self._rope(qkv[:, : self.q_dim].view(m, nh, hd), cos, sin)
+            k = self._rope(qkv[:, self.q_dim : self.q_dim + self.kv_dim].view(m, nkv, hd), cos, sin)
+            v = qkv[:, self.q_dim + self.kv_dim :].view(m, nkv, hd)
+            self.k_cache[i][rows, start:n].copy_(k.transpose(0, 1))
+            self.v_cache[i][rows, start:n].copy_(v.transpose(0, 1))
             kc, vc = self.k_cache[i][rows, :n], self.v_cache[i][rows, :n]  # [nkv, n, hd] views
-            kc.copy_(k.transpose(0, 1))
-            vc.copy_(qkv[:, self.q_dim + self.kv_dim :].view(n, nkv, hd).transpose(0, 1))
-            x = x + lin(self._causal_attention(q, kc, vc), wo)
+            x = x + lin(self._causal_attention(q, kc, vc, start), wo)
             h = F.rms_norm(x, (self.hidden,), ln2, self.eps)
             g, u = lin(h, wgu).chunk(2, dim=-1)
             x = x + lin(F.silu(g) * u, wd)
         last = F.rms_norm(x[-1:], (self.hidden,), self.norm, self.eps)
         return lin(last, self.lm_head)[0]
+
+    def save_prefix(self, slot: int, length: int) -> PrefixKV:
+        """A copy of `slot`'s first `length` cached positions, for the prefix cache."""
+        import torch
+
+        rows = self._rows(slot)
+        return PrefixKV(
+            keys=torch.stack([k[rows, :length] for k in self.k_cache]),
+            values=torch.stack([v[rows, :length] for v in self.v_cache]),
+        )
+
+    def load_prefix(self, slot: int, prefix: PrefixKV) -> None:
+        """Put a saved prefix into `slot`'s first positions (then `prefill(..., start=length)`)."""
+        self.ensure_capacity(prefix.length + 1)
+        rows = self._rows(slot)
+        for i, (k, v) in enumerate(zip(self.k_cache, self.v_cache, strict=True)):
+            k[rows, : prefix.length] = prefix.keys[i]
+            v[rows, : prefix.length] = prefix.values[i]
 
     def decode(self, tokens: torch.Tensor, pos: torch.Tensor, span: int) -> torch.Tensor:
         """One step for slots 0..b-1: `tokens[b]` at `pos[b]`; `span` > max(pos). Logits [b, vocab]."""
@@ -360,8 +392,12 @@ def _sample(logits: torch.Tensor, request: GenerationRequest) -> int:
 class BatchEngine:
     """Continuous batching over one `LlamaDecoder`, on a daemon scheduler thread."""
 
-    def __init__(self, decoder: LlamaDecoder, *, threads: int | None = None) -> None:
+    def __init__(
+        self, decoder: LlamaDecoder, *, threads: int | None = None, prefix_cache_bytes: int = 0
+    ) -> None:
         self.decoder = decoder
+        #: the KV of prompt prefixes that come back (system prompt, earlier turns); 0 bytes: none
+        self.prefix_cache = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         #: intra-op threads of the scheduler thread (per-thread in OpenMP/MKL); None keeps torch's
         self.threads = threads
         self.threads_in_use = 0
@@ -378,6 +414,8 @@ class BatchEngine:
         self.max_batch_seen = 0
         self.prefill_s = 0.0
         self.prefill_tokens = 0
+        #: prompt tokens whose KV came from the prefix cache instead of a prefill
+        self.reused_tokens = 0
 
     def submit(self, request: GenerationRequest) -> GenerationRequest:
         if len(request.prompt_ids) + request.max_new_tokens > self.decoder.max_seq_len:
@@ -451,10 +489,19 @@ class BatchEngine:
             request.events.put(("end", "cancelled"))
             return
         slot = len(self._active)
-        start = time.perf_counter()
-        logits = self.decoder.prefill(slot, request.prompt_ids)
-        self.prefill_s += time.perf_counter() - start
-        self.prefill_tokens += len(request.prompt_ids)
+        ids = request.prompt_ids
+        began = time.perf_counter()
+        cached = self.prefix_cache.longest(ids) if self.prefix_cache is not None else None
+        start = cached.length if cached is not None else 0
+        if cached is not None:
+            self.decoder.load_prefix(slot, cached)
+        logits = self.decoder.prefill(slot, ids, start)
+        reusable = min(request.reusable_prefix, len(ids))
+        if self.prefix_cache is not None and reusable > start and ids[:reusable] not in self.prefix_cache:
+            self.prefix_cache.add(ids[:reusable], self.decoder.save_prefix(slot, reusable))
+        self.prefill_s += time.perf_counter() - began
+        self.prefill_tokens += len(ids) - start
+        self.reused_tokens += start
         request.pos = len(request.prompt_ids)
         self._active.append(request)
         self._emit(request, _sample(logits, request))

@@ -48,8 +48,11 @@ class LocalLLMConfig:
     max_seq_len: int = 4096
     #: intra-op threads of the decode loop; 0 means every core this process may run on
     threads: int = 0
-    #: seconds a stream gathers tokens into one delta (the first token goes at once); 0: per token
-    stream_interval: float = 0.05
+    #: seconds between deltas of all running streams together: with n streams running, each sends
+    #: the tokens it gathered every n x this (its first token at once); 0: per token
+    stream_interval: float = 0.1
+    #: MiB of KV kept for prompt prefixes that come back (system prompt, a chat's earlier turns)
+    prefix_cache_mb: int = 256
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", "float32", "bfloat16", "int8"):
@@ -58,6 +61,8 @@ class LocalLLMConfig:
             raise ValueError(f"LLM_NUM_THREADS must be >= 0 (0 means auto), got {self.threads}")
         if not 0.0 <= self.stream_interval <= 1.0:
             raise ValueError(f"LLM_STREAM_INTERVAL_MS must be 0-1000, got {self.stream_interval * 1000:g}")
+        if self.prefix_cache_mb < 0:
+            raise ValueError(f"LLM_PREFIX_CACHE_MB must be >= 0 (0 turns it off), got {self.prefix_cache_mb}")
         if self.max_batch < 1 or self.max_seq_len < 16:
             raise ValueError("LLM_MAX_BATCH must be >= 1 and LLM_MAX_SEQ_LEN >= 16")
         if self.model_path is None and (self.gguf_path is None or self.cache_dir is None):
@@ -75,6 +80,7 @@ class LocalLLMConfig:
             max_seq_len=settings.LLM_MAX_SEQ_LEN,
             threads=settings.LLM_NUM_THREADS,
             stream_interval=settings.LLM_STREAM_INTERVAL_MS / 1000,
+            prefix_cache_mb=settings.LLM_PREFIX_CACHE_MB,
         )
 
     def decode_threads(self) -> int:
@@ -196,7 +202,11 @@ class LocalLLM:
             eos.update(_as_ids(tokenizer.eos_token_id))
             self._eos_ids = frozenset(eos)
             self._tokenizer = tokenizer
-            self._engine = BatchEngine(decoder, threads=self.config.decode_threads())
+            self._engine = BatchEngine(
+                decoder,
+                threads=self.config.decode_threads(),
+                prefix_cache_bytes=self.config.prefix_cache_mb * 2**20,
+            )
             self.dtype = dtype_name
 
     def close(self) -> None:
@@ -218,6 +228,25 @@ class LocalLLM:
             tokenize=False,
         )
         return list(self._tokenizer(text, add_special_tokens=False).input_ids)
+
+    def reusable_prefix(self, messages: Sequence[ChatMessage], prompt: Sequence[int]) -> int:
+        """How many leading prompt tokens are the messages before the last: the opening that the
+        same chat's next turn, and every request with the same system prompt, shares."""
+        if len(messages) < 2 or not self.config.prefix_cache_mb:
+            return 0
+        try:
+            text = self._tokenizer.apply_chat_template(
+                [{"role": m.role, "content": m.content} for m in messages[:-1]], tokenize=False
+            )
+        except Exception:  # a template that refuses a partial conversation: nothing to share
+            return 0
+        head = self._tokenizer(text, add_special_tokens=False).input_ids
+        shared = 0
+        for ours, theirs in zip(head, prompt, strict=False):
+            if ours != theirs:
+                break
+            shared += 1
+        return shared
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self.encode_chat(messages))
@@ -251,6 +280,7 @@ class LocalLLM:
                 top_p=params.top_p,
                 seed=params.seed,
                 eos_ids=self._eos_ids,
+                reusable_prefix=self.reusable_prefix(messages, prompt),
             )
         )
         return self._deltas(request, prompt_tokens=len(prompt), stops=params.stop)
@@ -258,18 +288,20 @@ class LocalLLM:
     def _deltas(
         self, request: Any, *, prompt_tokens: int, stops: tuple[str, ...]
     ) -> Iterator[CompletionDelta]:
-        """The request's tokens as text deltas: the first at once, then what each
-        `stream_interval` gathered, as one delta. A consumer woken per token (this thread, the
-        event loop, the client) takes a core from the decode loop's OpenMP threads each time, and
-        every parallel region waits for the thread it displaced: on two cores that slowed decoding
-        by a fifth. The wait ends early when the request finishes."""
+        """The request's tokens as text deltas: the first at once, then what each wait gathered,
+        as one delta. Every delta wakes this thread, the event loop and the client, each of which
+        takes a core (and the GIL) from the decode loop while its OpenMP threads wait for it:
+        about 5 ms of decoding lost per delta on two cores. So the engine's streams together
+        send one delta per `stream_interval`: each of n running streams waits n x that. The wait
+        ends early when the request finishes."""
         detok = _StreamDetokenizer(self._tokenizer, stops)
         reason: str | None = None
         waited = False
         try:
             while reason is None:
                 if waited:
-                    request.cancelled.wait(self.config.stream_interval)  # set when it ends
+                    running = max(1, self._engine.active_count if self._engine is not None else 1)
+                    request.cancelled.wait(self.config.stream_interval * running)  # set when it ends
                 events = [request.events.get()]
                 while True:
                     try:
