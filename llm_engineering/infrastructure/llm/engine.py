@@ -8,8 +8,9 @@ logits for the last position only. Every request in the running batch shares tha
 eight concurrent requests cost little more than one.
 
 `BatchEngine` runs continuous batching: a scheduler thread admits waiting requests into the
-running batch between steps (prefilling each prompt into its own cache slot), decodes one token
-for every active request per step, and drops a request the moment it finishes or is cancelled.
+running batch between steps (prefilling each prompt into its own cache slot, from the longest
+opening its prefix cache holds), decodes one token for every active request per step, and drops
+a request the moment it finishes or is cancelled.
 Rows of the batch have their own lengths; attention masks each row to its own positions, so no
 padding changes any row's result.
 
