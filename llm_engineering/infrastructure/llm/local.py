@@ -296,21 +296,10 @@ class LocalLLM:
         ends early when the request finishes."""
         detok = _StreamDetokenizer(self._tokenizer, stops)
         reason: str | None = None
-        waited = False
         try:
             while reason is None:
-                if waited:
-                    running = max(1, self._engine.active_count if self._engine is not None else 1)
-                    request.cancelled.wait(self.config.stream_interval * running)  # set when it ends
-                events = [request.events.get()]
-                while True:
-                    try:
-                        events.append(request.events.get_nowait())
-                    except queue.Empty:
-                        break
-                waited = self.config.stream_interval > 0
                 parts: list[str] = []
-                for kind, value in events:
+                for kind, value in _drain(request.events):
                     if kind == "error":
                         raise LLMError(f"local generation failed: {value}") from value
                     if kind == "end":
@@ -325,13 +314,26 @@ class LocalLLM:
                 if reason not in (None, "stop"):
                     parts.append(detok.flush())
                 text = "".join(parts)
-                if reason is None and text:
-                    yield CompletionDelta(text=text)
+                if reason is None:
+                    if text:
+                        yield CompletionDelta(text=text)
+                    running = self._engine.active_count if self._engine is not None else 1
+                    request.cancelled.wait(self.config.stream_interval * max(1, running))  # set at the end
             # the tokens up to the end: after a stop string the engine may have decoded a few more
             usage = TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=len(detok.ids))
             yield CompletionDelta(text=text, finish_reason=reason, usage=usage)
         finally:
             request.cancel()  # a consumer that went away (GeneratorExit) frees its batch slot
+
+
+def _drain(events: queue.SimpleQueue[Any]) -> list[Any]:
+    """The next event (waiting for it) and every other one already queued."""
+    drained = [events.get()]
+    while True:
+        try:
+            drained.append(events.get_nowait())
+        except queue.Empty:
+            return drained
 
 
 def _as_ids(value: Any) -> list[int]:

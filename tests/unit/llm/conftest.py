@@ -52,6 +52,16 @@ def tiny_hf(tiny_model_dir: Path) -> tuple[Any, Any]:
     )
 
 
+def warm_tiny_llm(model_dir: Path, **config: Any) -> Any:
+    """A warmed-up float32 `LocalLLM` over the tiny model on one CPU thread, `config` on top."""
+    from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig
+
+    settings: dict[str, Any] = {"device": "cpu", "dtype": "float32", "threads": 1} | config
+    llm = LocalLLM(LocalLLMConfig(model_path=model_dir, **settings))
+    llm.warm_up()
+    return llm
+
+
 @pytest.fixture(scope="session")
 def local_llm(tiny_model_dir: Path) -> Iterator[Any]:
     from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from llm_engineering.domain.llm import ChatMessage, GenerationParams, LLMError, PromptTooLong
+from tests.unit.llm.conftest import warm_tiny_llm
 
 QUESTIONS = [
     "What is a vector database?",
@@ -209,20 +210,7 @@ def test_missing_gguf_says_what_to_run(tmp_path: Path) -> None:
 def stream_with_interval(model_dir: Path, interval: float) -> tuple[list[Any], float, float, str]:
     """The deltas of one 40-token answer, when the first came, when the last came, and the
     text `complete` gives."""
-    from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig
-
-    llm = LocalLLM(
-        LocalLLMConfig(
-            model_path=model_dir,
-            device="cpu",
-            dtype="float32",
-            max_batch=1,
-            max_seq_len=256,
-            threads=1,
-            stream_interval=interval,
-        )
-    )
-    llm.warm_up()
+    llm = warm_tiny_llm(model_dir, max_batch=1, max_seq_len=256, stream_interval=interval)
     try:
         messages, params = chat(QUESTIONS[1]), GenerationParams(max_tokens=40)
         expected = llm.complete(messages, params).text

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from llm_engineering.domain.llm import ChatMessage, GenerationParams
+from tests.unit.llm.conftest import warm_tiny_llm
 from tests.unit.llm.test_decoder import decoder, hf_last_logits, random_ids  # noqa: F401
 
 
@@ -79,30 +80,14 @@ def test_least_recently_used_prefix_goes_first_within_the_budget() -> None:
     assert len(cache) == 2 and [4] * 30 not in cache
 
 
-def chat_llm(model_dir: Path, prefix_cache_mb: int) -> Any:
-    from llm_engineering.infrastructure.llm.local import LocalLLM, LocalLLMConfig
-
-    llm = LocalLLM(
-        LocalLLMConfig(
-            model_path=model_dir,
-            device="cpu",
-            dtype="float32",
-            max_batch=2,
-            max_seq_len=512,
-            threads=1,
-            prefix_cache_mb=prefix_cache_mb,
-        )
-    )
-    llm.warm_up()
-    return llm
-
-
 def test_a_chats_next_turn_reuses_its_opening_and_answers_the_same(tiny_model_dir: Path) -> None:
     """Turn 1 opens with the system prompt, turn 2 with it and turn 1: each later request
     prefills only what is new, and greedy answers equal those of an LLM without the cache."""
     system = ChatMessage(role="system", content="You are a twin who writes about crawlers.")
     params = GenerationParams(max_tokens=12)
-    cached, plain = chat_llm(tiny_model_dir, 64), chat_llm(tiny_model_dir, 0)
+    cached, plain = (
+        warm_tiny_llm(tiny_model_dir, max_batch=2, max_seq_len=512, prefix_cache_mb=mb) for mb in (64, 0)
+    )
     try:
         engine = cached._engine
         assert plain._engine.prefix_cache is None
