@@ -113,7 +113,7 @@ def test_a_chats_next_turn_reuses_its_opening_and_answers_the_same(tiny_model_di
         plain.close()
 
 
-def test_a_lone_message_or_an_off_cache_shares_nothing(tiny_model_dir: Path, local_llm: Any) -> None:
+def test_a_lone_message_shares_nothing_and_a_system_prompt_is_shared(local_llm: Any) -> None:
     lone = [ChatMessage(role="user", content="Hi")]
     assert local_llm.reusable_prefix(lone, local_llm.encode_chat(lone)) == 0
     two = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi")]
